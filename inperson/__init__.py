@@ -1,0 +1,1 @@
+"""The command line and composition root: the only package that wires the others together."""
