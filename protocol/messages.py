@@ -35,7 +35,8 @@ class _Message(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         """Raise ``TopicMismatch`` unless the body names the topic's event and badge."""
         if self.event != event or self.badge != badge:
             raise TopicMismatch(
-                f"body names event={self.event} badge={self.badge}, topic event={event} badge={badge}"
+                f"body names event={self.event} badge={self.badge}, "
+                f"topic names event={event} badge={badge}"
             )
 
 
@@ -49,7 +50,7 @@ class Heard(msgspec.Struct, frozen=True, forbid_unknown_fields=True, array_like=
 
 
 class SightingReport(_Message, frozen=True, kw_only=True):
-    """Everything one badge heard during one window ``[window_start, window_start + window_len)``."""
+    """What one badge heard in the window ``[window_start, window_start + window_len)``."""
 
     window_start: Seconds
     window_len: Annotated[int, msgspec.Meta(ge=1, le=3600)]

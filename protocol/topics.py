@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from protocol.errors import MalformedMessage
 
@@ -16,7 +16,7 @@ PREFIX = "inperson/v1"
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class BadgeChannel(str, Enum):
+class BadgeChannel(StrEnum):
     """The four things a badge publishes."""
 
     REPORTS = "reports"
