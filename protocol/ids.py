@@ -1,8 +1,8 @@
 """Rotating ephemeral ids (EphIDs) and deterministic meeting ids.
 
-    EphID   = HMAC-SHA256(ephid_key, "inperson/ephid/v1" 0x00 event 0x00 epoch_be64)[:16]
-    epoch   = floor(t / rotation_seconds)
-    meeting = hex(SHA-256("inperson/meeting/v1" 0x00 kind 0x00 event 0x00 a 0x00 b 0x00 first)[:16])
+EphID   = HMAC-SHA256(ephid_key, "inperson/ephid/v1" 0x00 event 0x00 epoch_be64)[:16]
+epoch   = floor(t / rotation_seconds)
+meeting = hex(SHA-256("inperson/meeting/v1" 0x00 kind 0x00 event 0x00 a 0x00 b 0x00 first)[:16])
 """
 
 from __future__ import annotations

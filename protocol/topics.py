@@ -1,7 +1,7 @@
 """MQTT topic names: templates, validation and parsing.
 
-    inperson/v1/{event}/badges/{badge}/{reports|taps|checkins|status}
-    inperson/v1/{event}/gateways/{gateway}/status
+inperson/v1/{event}/badges/{badge}/{reports|taps|checkins|status}
+inperson/v1/{event}/gateways/{gateway}/status
 """
 
 from __future__ import annotations
