@@ -1,0 +1,225 @@
+"""The ``inperson`` command line: one command per component, plus the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from inperson.broker import Broker, BrokerError
+from inperson.logs import configure_logging
+
+app = typer.Typer(
+    help="inperson: prove that people met in person at an event, and turn it into follow-up.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+
+def _overrides(**values: Any) -> dict[str, Any]:
+    """Flags the user gave (not None), to override environment settings."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+@app.command()
+def server(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on [SERVER_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port [SERVER_PORT].")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL [SERVER_DATABASE_URL].")
+    ] = None,
+) -> None:
+    """Run the server (FastAPI): organizer API, gateway ingest, exports. Docs at /docs."""
+    import uvicorn
+
+    from server.config import ServerSettings
+    from server.main import create_app
+
+    settings = ServerSettings(**_overrides(host=host, port=port, database_url=database_url))
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+    )
+
+
+@app.command()
+def gateway(
+    broker_host: Annotated[str | None, typer.Option(help="[GATEWAY_BROKER_HOST]")] = None,
+    broker_port: Annotated[int | None, typer.Option(help="[GATEWAY_BROKER_PORT]")] = None,
+    server_url: Annotated[str | None, typer.Option(help="[GATEWAY_SERVER_URL]")] = None,
+    journal_dir: Annotated[Path | None, typer.Option(help="[GATEWAY_JOURNAL_DIR]")] = None,
+) -> None:
+    """Run a gateway: verify, pair, aggregate, journal and forward. Token in GATEWAY_TOKEN."""
+    from gateway.config import GatewaySettings
+    from gateway.service import run_gateway
+
+    settings = GatewaySettings(
+        **_overrides(
+            broker_host=broker_host,
+            broker_port=broker_port,
+            server_url=server_url,
+            journal_dir=journal_dir,
+        )
+    )
+    configure_logging(settings.log_level)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_gateway(settings, stop=stop)
+
+    asyncio.run(main())
+
+
+@app.command()
+def sim(
+    bundles_dir: Annotated[
+        Path | None, typer.Option(help="Provisioning bundles [BADGE_BUNDLES_DIR].")
+    ] = None,
+    broker_host: Annotated[str | None, typer.Option(help="[BADGE_BROKER_HOST]")] = None,
+    broker_port: Annotated[int | None, typer.Option(help="[BADGE_BROKER_PORT]")] = None,
+    minutes: Annotated[
+        float | None, typer.Option(help="Simulated agenda length [BADGE_MINUTES].")
+    ] = None,
+    speed: Annotated[
+        float | None,
+        typer.Option(help="Simulated seconds per wall second, 0 = flat out [BADGE_SPEED]."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="[BADGE_SEED]")] = None,
+    radio: Annotated[str | None, typer.Option(help="realistic or ideal [BADGE_RADIO].")] = None,
+    ground_truth: Annotated[Path | None, typer.Option(help="Write the ground truth here.")] = None,
+    summary: Annotated[Path | None, typer.Option(help="Write the publishing summary here.")] = None,
+    progress: Annotated[str, typer.Option(help="bar, jsonl (for programs) or none.")] = "bar",
+) -> None:
+    """Run the badge and crowd simulator, publishing signed reports to the broker."""
+    from firmware_sim.config import SimSettings
+    from firmware_sim.runner import run_simulation
+
+    settings = SimSettings(
+        **_overrides(
+            bundles_dir=bundles_dir,
+            broker_host=broker_host,
+            broker_port=broker_port,
+            minutes=minutes,
+            speed=speed,
+            seed=seed,
+            radio=radio,
+            ground_truth_path=ground_truth,
+            summary_path=summary,
+        )
+    )
+    configure_logging(settings.log_level)
+    if progress == "jsonl":
+
+        def report(done: int, total: int) -> None:
+            sys.stdout.write(json.dumps({"done": done, "total": total}) + "\n")
+            sys.stdout.flush()
+
+        result = run_simulation(settings, progress=report)
+    elif progress == "bar":
+        with _progress_bar() as bar:
+            task = bar.add_task("simulating", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = run_simulation(settings, progress=advance)
+    else:
+        result = run_simulation(settings)
+    console.print_json(json.dumps(result.summary))
+
+
+@app.command()
+def broker(
+    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1; 0 picks a free one.")] = 1883,
+    data_dir: Annotated[Path, typer.Option(help="Config, persistence and log.")] = Path(
+        "./broker-data"
+    ),
+) -> None:
+    """Run a managed Mosquitto with inperson's generated config until interrupted."""
+    configure_logging()
+    running = Broker(data_dir, port=port or None)
+    try:
+        running.start()
+    except BrokerError as exc:
+        console.print(f"[red]broker: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"broker listening on {running.url}; config in {data_dir}/mosquitto.conf")
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Working folder (replaced).")] = Path("./demo-out"),
+    badges: Annotated[int, typer.Option(help="Number of attendees with badges.")] = 200,
+    minutes: Annotated[float, typer.Option(help="Simulated event length.")] = 60.0,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 60.0,
+    seed: Annotated[int, typer.Option(help="Seed of the crowd and radio.")] = 7,
+    radio: Annotated[str, typer.Option(help="realistic or ideal.")] = "realistic",
+    summary_json: Annotated[Path | None, typer.Option(help="Also write the summary here.")] = None,
+    serve: Annotated[bool, typer.Option(help="Keep the server running for /docs.")] = False,
+) -> None:
+    """Start broker, server, gateway and a simulated event; print what was verified."""
+    from inperson.demo import DemoError, DemoOptions, run_demo
+
+    configure_logging("WARNING")
+    options = DemoOptions(
+        out=out,
+        badges=badges,
+        minutes=minutes,
+        speed=speed,
+        seed=seed,
+        radio=radio,
+        summary_json=summary_json,
+        serve=serve,
+    )
+    try:
+        run_demo(options, console)
+    except DemoError as exc:
+        console.print(f"[red]demo failed: {exc}[/red]")
+        raise typer.Exit(1) from exc
+
+
+@app.command("protocol-vectors")
+def protocol_vectors(
+    out: Annotated[Path, typer.Argument(help="Where to write the JSON.")] = Path(
+        "docs/protocol-vectors.json"
+    ),
+) -> None:
+    """Write the protocol test vectors (docs/protocol-vectors.json)."""
+    from inperson.vectors import build_vectors
+
+    out.write_text(json.dumps(build_vectors(), indent=2) + "\n")
+    console.print(f"wrote {out}")
+
+
+def _progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )

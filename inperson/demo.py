@@ -1,0 +1,425 @@
+"""``inperson demo``: broker, server, gateway and a simulated event, end to end, then a summary."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import paho.mqtt.client as mqtt
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from inperson.broker import Broker, BrokerError, free_port
+from inperson.evaluation import Pair, pair, score, true_connections
+from inperson.processes import Child, ChildError, wait_http
+from inperson.roster import make_roster
+from protocol.api import GatewayStatus
+from protocol.encoding import decode_json
+from protocol.errors import MalformedMessage
+from protocol.topics import gateway_status_topic
+
+EVENT = "demo-2026"
+GATEWAY = "gw-main"
+
+
+class DemoError(RuntimeError):
+    """The demo could not complete; the message says where to look."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What ``inperson demo`` was asked to do."""
+
+    out: Path
+    badges: int = 200
+    minutes: float = 60.0
+    speed: float = 60.0
+    seed: int = 7
+    radio: str = "realistic"
+    summary_json: Path | None = None
+    serve: bool = False
+    drain_timeout_s: float = 120.0
+
+
+class StatusWatcher:
+    """Keeps the latest retained status of the gateway (a paho subscriber)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.latest: GatewayStatus | None = None
+        self._lock = threading.Lock()
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"demo-{secrets.token_hex(4)}"
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._host, self._port = host, port
+
+    def start(self) -> None:
+        self._client.connect(self._host, self._port)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
+        client.subscribe(gateway_status_topic(EVENT, GATEWAY), qos=1)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            status = decode_json(message.payload, GatewayStatus)
+        except MalformedMessage:
+            return
+        with self._lock:
+            self.latest = status
+
+    def snapshot(self) -> GatewayStatus | None:
+        with self._lock:
+            return self.latest
+
+
+class Demo:
+    """Owns the processes and the organizer's HTTP client for one demo run."""
+
+    def __init__(self, options: DemoOptions, console: Console) -> None:
+        self.options = options
+        self.console = console
+        self.out = options.out.resolve()
+        self.logs = self.out / "logs"
+        self.organizer_token = secrets.token_urlsafe(24)
+        self.broker = Broker(self.out / "broker")
+        self.server_port = free_port()
+        self.base = f"http://127.0.0.1:{self.server_port}"
+        self.children: list[Child] = []
+        self.badge_of_attendee: dict[str, str] = {}
+        self.attendee_of_badge: dict[str, str] = {}
+        self.names: dict[str, str] = {}
+
+    # --- setup -----------------------------------------------------------------
+
+    def start_infrastructure(self) -> None:
+        if self.out.exists():
+            shutil.rmtree(self.out)
+        (self.out / "bundles").mkdir(parents=True)
+        try:
+            self.broker.start()
+        except BrokerError as exc:
+            raise DemoError(str(exc)) from exc
+        server = Child(
+            "server",
+            ["server", "--port", str(self.server_port)],
+            {
+                "SERVER_DATABASE_URL": f"sqlite:///{self.out / 'server.sqlite3'}",
+                "SERVER_ORGANIZER_TOKEN": self.organizer_token,
+                "SERVER_LOG_LEVEL": "WARNING",
+            },
+            self.logs / "server.log",
+        )
+        self._spawn(server)
+        wait_http(f"{self.base}/healthz", server)
+        self.http = httpx2.Client(
+            base_url=f"{self.base}/api/v1",
+            headers={"Authorization": f"Bearer {self.organizer_token}"},
+            timeout=30.0,
+        )
+
+    def provision(self) -> str:
+        """Create the event, attendees, badges and the gateway; return the gateway token."""
+        self._call("POST", "/events", json={"id": EVENT, "name": "inperson demo conference"})
+        roster = make_roster(self.options.badges, self.options.seed)
+        created = self._call("POST", f"/events/{EVENT}/attendees", json=roster)
+        if created["errors"]:
+            raise DemoError(f"attendee import reported errors: {created['errors'][:3]}")
+        attendees = self._call("GET", f"/events/{EVENT}/attendees", params={"limit": 100_000})
+        for attendee in _items(attendees):
+            self.names[attendee["id"]] = attendee["name"]
+            bundles = self._call(
+                "POST", f"/events/{EVENT}/badges", json={"attendee_ids": [attendee["id"]]}
+            )
+            (bundle,) = bundles
+            self.badge_of_attendee[attendee["id"]] = bundle["badge"]
+            self.attendee_of_badge[bundle["badge"]] = attendee["id"]
+            (self.out / "bundles" / f"{bundle['badge']}.json").write_text(json.dumps(bundle))
+        registered = self._call(
+            "POST",
+            f"/events/{EVENT}/gateways",
+            json={"id": GATEWAY, "name": "Main gateway", "zone": "Venue"},
+        )
+        return str(registered["token"])
+
+    def start_gateway(self, token: str) -> None:
+        gateway = Child(
+            "gateway",
+            ["gateway"],
+            {
+                "GATEWAY_BROKER_HOST": self.broker.host,
+                "GATEWAY_BROKER_PORT": str(self.broker.port),
+                "GATEWAY_SERVER_URL": self.base,
+                "GATEWAY_TOKEN": token,
+                "GATEWAY_CLIENT_ID": f"inperson-{GATEWAY}",
+                "GATEWAY_JOURNAL_DIR": str(self.out / "journal"),
+                "GATEWAY_LOG_LEVEL": "WARNING",
+            },
+            self.logs / "gateway.log",
+        )
+        self._spawn(gateway)
+
+    # --- the event ---------------------------------------------------------------
+
+    def run_simulation(self, watcher: StatusWatcher) -> dict[str, Any]:
+        sim = Child(
+            "simulator",
+            [
+                "sim",
+                "--bundles-dir",
+                str(self.out / "bundles"),
+                "--broker-host",
+                self.broker.host,
+                "--broker-port",
+                str(self.broker.port),
+                "--minutes",
+                str(self.options.minutes),
+                "--speed",
+                str(self.options.speed),
+                "--seed",
+                str(self.options.seed),
+                "--radio",
+                self.options.radio,
+                "--ground-truth",
+                str(self.out / "ground_truth.json"),
+                "--summary",
+                str(self.out / "sim_summary.json"),
+                "--progress",
+                "jsonl",
+            ],
+            {"BADGE_LOG_LEVEL": "WARNING"},
+            self.logs / "simulator.log",
+        )
+        sim.start(stdout=subprocess.PIPE)
+        self.children.append(sim)
+        assert sim.process is not None and sim.process.stdout is not None
+        with _progress(self.console) as bar:
+            task = bar.add_task(f"simulating {self.options.minutes:.0f} min", total=None)
+            for line in sim.process.stdout:
+                try:
+                    step = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                bar.update(task, completed=step["done"], total=step["total"])
+        code = sim.stop(timeout=60)
+        if code != 0:
+            raise DemoError(f"simulator exited with {code}; log {sim.log}")
+        summary: dict[str, Any] = json.loads((self.out / "sim_summary.json").read_text())
+        self._drain(watcher, int(summary["messages_sent"]))
+        return summary
+
+    def _drain(self, watcher: StatusWatcher, sent: int) -> None:
+        """Wait until the gateway has received, closed and forwarded everything."""
+        deadline = time.monotonic() + self.options.drain_timeout_s
+        with _progress(self.console) as bar:
+            task = bar.add_task("gateway verifying and forwarding", total=sent)
+            while time.monotonic() < deadline:
+                for child in self.children:
+                    child.check_alive()
+                status = watcher.snapshot()
+                if status is not None:
+                    received = status.counters.get("received", 0)
+                    bar.update(task, completed=min(received, sent))
+                    if (
+                        received >= sent
+                        and status.gauges.get("open_pairs", 1) == 0
+                        and status.gauges.get("journal_unforwarded", 1) == 0
+                    ):
+                        return
+                time.sleep(0.2)
+        raise DemoError(
+            f"the gateway did not drain within {self.options.drain_timeout_s:.0f} s "
+            f"(last status {watcher.snapshot()}); log {self.logs / 'gateway.log'}"
+        )
+
+    # --- results -----------------------------------------------------------------
+
+    def detected_connections(self) -> set[Pair]:
+        detected: set[Pair] = set()
+        for attendee, badge in self.badge_of_attendee.items():
+            rows = self._call("GET", f"/events/{EVENT}/attendees/{attendee}/connections")
+            for row in _items(rows):
+                other = self.badge_of_attendee[row["attendee_id"]]
+                detected.add(pair(badge, other))
+        return detected
+
+    def write_sample_export(self) -> Path:
+        counts: dict[str, int] = {}
+        for attendee in self.badge_of_attendee:
+            rows = self._call("GET", f"/events/{EVENT}/attendees/{attendee}/connections")
+            counts[attendee] = len(_items(rows))
+        attendee = max(sorted(counts), key=lambda a: counts[a])
+        response = self.http.get(f"/events/{EVENT}/attendees/{attendee}/export.csv")
+        response.raise_for_status()
+        path = self.out / "exports" / f"{attendee}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(response.content)
+        return path
+
+    def summarize(self, sim_summary: dict[str, Any], status: GatewayStatus) -> dict[str, Any]:
+        truth_file = json.loads((self.out / "ground_truth.json").read_text())
+        settings = self._call("GET", f"/events/{EVENT}")["settings"]
+        truth = true_connections(
+            [tuple(c) for c in truth_file["contacts"]],
+            [tuple(t) for t in truth_file["taps"]],
+            int(truth_file["window_seconds"]),
+            int(settings["link_threshold_seconds"]),
+        )
+        detected = self.detected_connections()
+        result = score(detected, truth)
+        stats = self._call("GET", f"/events/{EVENT}/stats")
+        counters = status.counters
+        rejected = {
+            key.removeprefix("rejected."): value
+            for key, value in sorted(counters.items())
+            if key.startswith("rejected.") and value
+        }
+        return {
+            "badges": self.options.badges,
+            "simulated_minutes": self.options.minutes,
+            "radio": self.options.radio,
+            "reports_sent": int(sim_summary["reports_sent"]),
+            "messages_sent": int(sim_summary["messages_sent"]),
+            "taps_sent": int(sim_summary.get("taps_sent", 0)),
+            "messages_received": counters.get("received", 0),
+            "reports_accepted": counters.get("accepted", 0),
+            "duplicates": counters.get("duplicate", 0),
+            "rejected": rejected,
+            "rejected_total": sum(rejected.values()),
+            "contact_windows": counters.get("contact_windows", 0),
+            "true_contact_windows": len(truth_file["contacts"]),
+            "meetings": int(stats["meetings"]),
+            "taps": int(stats.get("taps", 0)),
+            "connections": len(detected),
+            "true_connections": len(truth),
+            "precision": round(result.precision, 4),
+            "recall": round(result.recall, 4),
+        }
+
+    # --- plumbing ------------------------------------------------------------------
+
+    def _spawn(self, child: Child) -> None:
+        self.children.append(child)
+        child.start()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx2.TransportError as exc:
+            raise DemoError(f"{method} {path}: {exc}; log {self.logs / 'server.log'}") from exc
+        if response.status_code >= 400:
+            raise DemoError(f"{method} {path} -> {response.status_code}: {response.text[:500]}")
+        return response.json()
+
+    def shutdown(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+        self.broker.stop()
+        if hasattr(self, "http"):
+            self.http.close()
+
+
+def _items(payload: Any) -> list[dict[str, Any]]:
+    """Rows of a list response, bare or wrapped in {"items": [...]}."""
+    if isinstance(payload, dict):
+        return list(payload["items"])
+    return list(payload)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def print_summary(console: Console, summary: dict[str, Any], export: Path) -> None:
+    """Show the figures as a table a person can read."""
+    table = Table(title="inperson demo", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("badges", f"{summary['badges']}")
+    table.add_row(
+        "simulated time", f"{summary['simulated_minutes']:.0f} min ({summary['radio']} radio)"
+    )
+    table.add_row("reports sent", f"{summary['reports_sent']:,}")
+    table.add_row("reports accepted", f"{summary['reports_accepted']:,}")
+    table.add_row("duplicates (ignored)", f"{summary['duplicates']:,}")
+    rejected = ", ".join(f"{k} {v:,}" for k, v in summary["rejected"].items()) or "none"
+    table.add_row("rejected", f"{summary['rejected_total']:,} ({rejected})")
+    table.add_row(
+        "contact windows",
+        f"{summary['contact_windows']:,} (truth {summary['true_contact_windows']:,})",
+    )
+    table.add_row("meetings", f"{summary['meetings']:,} (of which taps {summary['taps']:,})")
+    table.add_row(
+        "connections", f"{summary['connections']:,} (truth {summary['true_connections']:,})"
+    )
+    table.add_row("precision", f"{summary['precision']:.3f}")
+    table.add_row("recall", f"{summary['recall']:.3f}")
+    console.print(table)
+    console.print(f"sample attendee export: [bold]{export}[/bold]")
+
+
+def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
+    """Run the whole demo; always stops every process it started.
+
+    Raises:
+        DemoError: a component failed; the message names its log file.
+    """
+    demo = Demo(options, console)
+    watcher: StatusWatcher | None = None
+    try:
+        started = time.monotonic()
+        console.print(f"starting broker, server and gateway in {demo.out}")
+        demo.start_infrastructure()
+        token = demo.provision()
+        demo.start_gateway(token)
+        watcher = StatusWatcher(demo.broker.host, demo.broker.port)
+        watcher.start()
+        sim_summary = demo.run_simulation(watcher)
+        status = watcher.snapshot()
+        assert status is not None
+        summary = demo.summarize(sim_summary, status)
+        summary["wall_seconds"] = round(time.monotonic() - started, 1)
+        export = demo.write_sample_export()
+        summary["sample_export"] = str(export)
+        print_summary(console, summary, export)
+        if options.summary_json is not None:
+            options.summary_json.write_text(json.dumps(summary, indent=2) + "\n")
+            console.print(f"summary JSON: {options.summary_json}")
+        if options.serve:
+            console.print(
+                f"server running at {demo.base}/docs "
+                f"(organizer token {demo.organizer_token}); Ctrl-C stops"
+            )
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+        return summary
+    except ChildError as exc:
+        raise DemoError(str(exc)) from exc
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        demo.shutdown()
