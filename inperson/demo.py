@@ -53,7 +53,8 @@ class DemoOptions:
 class StatusWatcher:
     """Keeps the latest retained status of the gateway (a paho subscriber)."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, event: str = EVENT, gateway: str = GATEWAY) -> None:
+        self.topic = gateway_status_topic(event, gateway)
         self.latest: GatewayStatus | None = None
         self._lock = threading.Lock()
         self._client = mqtt.Client(
@@ -64,15 +65,17 @@ class StatusWatcher:
         self._host, self._port = host, port
 
     def start(self) -> None:
+        """Connect and subscribe in paho's background thread."""
         self._client.connect(self._host, self._port)
         self._client.loop_start()
 
     def stop(self) -> None:
+        """Disconnect and stop the background thread."""
         self._client.disconnect()
         self._client.loop_stop()
 
     def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
-        client.subscribe(gateway_status_topic(EVENT, GATEWAY), qos=1)
+        client.subscribe(self.topic, qos=1)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         try:
@@ -83,6 +86,7 @@ class StatusWatcher:
             self.latest = status
 
     def snapshot(self) -> GatewayStatus | None:
+        """The latest status received, or None."""
         with self._lock:
             return self.latest
 
