@@ -1,0 +1,168 @@
+"""Badge firmware model: identity, keys, sequence counter, rotating EphIDs, signed messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import nacl.signing
+
+from protocol.api import DetectionSettings, ProvisioningBundle
+from protocol.encoding import channel_of, seal
+from protocol.ids import derive_ephid, epoch_of
+from protocol.messages import (
+    MAX_HEARD,
+    BadgeMessage,
+    BadgeStatus,
+    Heard,
+    SightingReport,
+    TapHalf,
+    TapTranscript,
+)
+from protocol.signing import BadgeKey
+from protocol.topics import badge_topic
+
+logger = logging.getLogger(__name__)
+
+
+class Outgoing(NamedTuple):
+    """One MQTT publish, ready to go: the badge's topic and the sealed payload."""
+
+    topic: str
+    payload: bytes
+
+
+def strongest_first(heard: Iterable[Heard]) -> list[Heard]:
+    """Order heard EphIDs strongest first and keep the ``MAX_HEARD`` a report may carry.
+
+    Ties are broken by peak RSSI, then by sample count, then by EphID, so the order
+    is deterministic.
+    """
+    ranked = sorted(heard, key=lambda h: (-h.rssi_median, -h.rssi_max, -h.count, h.ephid))
+    return ranked[:MAX_HEARD]
+
+
+@dataclass
+class Badge:
+    """One badge: what the server provisioned into it plus its running state.
+
+    Build it with ``Badge.from_bundle``. Every message of any channel takes the next
+    sequence number, so ``seq`` only ever grows.
+
+    Attributes:
+        event: event id the badge was provisioned for.
+        badge: the badge's id.
+        signer: Ed25519 signing key built from the bundle's seed.
+        ephid_key: 32-byte key the rotating EphIDs are derived from.
+        settings: the event's detection settings (window, EphID rotation).
+        battery_start: battery level (percent) at the start of the simulation.
+        drain_per_hour: percent of battery used per hour of event time.
+        start_time: event time the badge was switched on.
+        seq: the sequence number of the last message sent (0 before the first).
+    """
+
+    event: str
+    badge: str
+    signer: nacl.signing.SigningKey
+    ephid_key: bytes
+    settings: DetectionSettings
+    battery_start: float = 100.0
+    drain_per_hour: float = 3.0
+    start_time: int = 0
+    seq: int = 0
+    _ephids: dict[int, bytes] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_bundle(
+        cls,
+        bundle: ProvisioningBundle,
+        *,
+        start_time: int = 0,
+        battery_start: float = 100.0,
+        drain_per_hour: float = 3.0,
+    ) -> Badge:
+        """Build a badge from its provisioning bundle.
+
+        Args:
+            bundle: the bundle the server wrote into the badge.
+            start_time: event time the badge is switched on (for its battery model).
+            battery_start: battery percentage at ``start_time``.
+            drain_per_hour: battery percentage used per hour.
+        """
+        return cls(
+            event=bundle.event,
+            badge=bundle.badge,
+            signer=BadgeKey(bytes.fromhex(bundle.signing_seed)).signer(),
+            ephid_key=bytes.fromhex(bundle.ephid_key),
+            settings=bundle.settings,
+            battery_start=battery_start,
+            drain_per_hour=drain_per_hour,
+            start_time=start_time,
+        )
+
+    def ephid(self, t: int) -> bytes:
+        """Return the 16-byte EphID the badge broadcasts at event time ``t``."""
+        epoch = epoch_of(t, self.settings.ephid_rotation_seconds)
+        cached = self._ephids.get(epoch)
+        if cached is None:
+            if len(self._ephids) > 4:
+                self._ephids.clear()
+            cached = derive_ephid(self.ephid_key, self.event, epoch)
+            self._ephids[epoch] = cached
+        return cached
+
+    def report(self, window_start: int, heard: Iterable[Heard]) -> Outgoing:
+        """Seal the sighting report of the window starting at ``window_start``.
+
+        Args:
+            window_start: event time the window starts (a multiple of the window length).
+            heard: every EphID heard in the window; the strongest ``MAX_HEARD`` are kept.
+        """
+        report = SightingReport(
+            event=self.event,
+            badge=self.badge,
+            seq=self._next_seq(),
+            window_start=window_start,
+            window_len=self.settings.window_seconds,
+            heard=strongest_first(heard),
+        )
+        return self._seal(report)
+
+    def tap(self, transcript: TapTranscript) -> Outgoing:
+        """Seal this badge's half of an NFC tap.
+
+        Raises:
+            ValueError: the transcript does not name this badge.
+        """
+        if self.badge not in (transcript.badge_a, transcript.badge_b):
+            raise ValueError(f"badge={self.badge} is not part of the tap transcript")
+        return self._seal(
+            TapHalf(event=self.event, badge=self.badge, seq=self._next_seq(), transcript=transcript)
+        )
+
+    def status(self, t: int) -> Outgoing:
+        """Seal a status message for event time ``t`` (battery drains with time)."""
+        hours = max(0, t - self.start_time) / 3600
+        battery = round(min(100.0, max(0.0, self.battery_start - self.drain_per_hour * hours)))
+        status = BadgeStatus(
+            event=self.event,
+            badge=self.badge,
+            seq=self._next_seq(),
+            t=t,
+            battery=battery,
+            buffer_fill=0,
+            boot_count=1,
+            drops=0,
+        )
+        return self._seal(status)
+
+    def _next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def _seal(self, message: BadgeMessage) -> Outgoing:
+        topic = badge_topic(self.event, self.badge, channel_of(message))
+        logger.debug("sealed badge=%s seq=%d topic=%s", self.badge, message.seq, topic)
+        return Outgoing(topic, seal(message, topic, self.signer))

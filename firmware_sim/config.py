@@ -1,0 +1,60 @@
+"""Simulator settings (pydantic-settings, environment prefix ``BADGE_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SimSettings(BaseSettings):
+    """Everything the simulator reads from its environment, built once at the entry point.
+
+    Attributes:
+        broker_host: MQTT broker host.
+        broker_port: MQTT broker port.
+        bundles_dir: folder of ``<badge>.json`` provisioning bundles.
+        seed: seed of the crowd, the radio and the taps; same seed and bundles, same output.
+        minutes: length of the agenda in simulated minutes (a short tail follows it).
+        speed: simulated seconds per wall second; 0 publishes as fast as the broker allows.
+        radio: ``"realistic"`` (path loss, body shielding, walls, noise) or ``"ideal"``
+            (hears exactly the face-to-face pairs).
+        connections: MQTT connections shared by all badges, like a BLE-to-MQTT bridge;
+            each badge always uses the same one, so its messages stay in order.
+        start_time: event time of the start of the agenda, unix seconds (rounded up to a
+            window boundary).
+        ground_truth_path: where to write the ground truth JSON, if set.
+        summary_path: where to write the publishing summary JSON, if set.
+        taps: whether badges in one conversation group sometimes tap (NFC).
+        ack_timeout_s: how long to wait at the end for the broker to acknowledge everything.
+        log_level: level of the ``firmware_sim`` loggers.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="BADGE_", extra="ignore")
+
+    broker_host: str = "127.0.0.1"
+    broker_port: int = Field(default=1883, ge=1, le=65535)
+    bundles_dir: Path
+    seed: int = 7
+    minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60)
+    speed: float = Field(default=60.0, ge=0)
+    radio: Literal["realistic", "ideal"] = "realistic"
+    connections: int = Field(default=4, ge=1, le=64)
+    start_time: int = Field(default=1780563600, ge=0, le=2**40)
+    ground_truth_path: Path | None = None
+    summary_path: Path | None = None
+    taps: bool = True
+    ack_timeout_s: float = Field(default=60.0, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("radio", mode="before")
+    @classmethod
+    def _lower_radio(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value

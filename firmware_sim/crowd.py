@@ -1,0 +1,334 @@
+"""The crowd: an agenda of arrival, a seated session and a break, and conversation groups.
+
+Deterministic from the injected ``random.Random``. While mingling, people stand in
+conversation groups of 2-5 on a small circle facing its centre, one group per
+standing spot; groups form and dissolve, people leave and join, and some stand
+alone facing random directions. During the session most people sit in rows in the
+halls facing the stage (side by side and one behind the other: never face-to-face).
+Movement happens between windows: ``Crowd.step`` returns one ``Frame`` per window.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from firmware_sim.frame import ABSENT, Frame
+from firmware_sim.venue import Venue
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Agenda:
+    """Phases of the event in windows: arrival and mingling, session, break; then everyone leaves.
+
+    Attributes:
+        windows: windows in the agenda; from this window on, nobody is at the venue.
+        arrival_windows: people arrive during the first ``arrival_windows`` windows.
+        session_start: first window of the seated session.
+        session_end: first window of the break.
+    """
+
+    windows: int
+    arrival_windows: int
+    session_start: int
+    session_end: int
+
+    @classmethod
+    def for_windows(cls, windows: int) -> Agenda:
+        """The default agenda: 25 % arrival mingling, 50 % session, 25 % break.
+
+        Attendees arrive during the first 10 % of the agenda (at least one window).
+        """
+        session_start = round(windows * 0.25)
+        session_end = max(session_start, round(windows * 0.75))
+        arrival = max(1, min(session_start, round(windows * 0.10)))
+        return cls(windows, arrival, session_start, session_end)
+
+
+@dataclass(frozen=True)
+class CrowdParams:
+    """Behaviour of the crowd; the defaults are documented in docs/simulator.md.
+
+    Attributes:
+        window_seconds: event time per window.
+        seated_share: share of the attendees sitting in the halls during the session.
+        group_radius_m: range of the radius of a conversation circle.
+        heading_jitter_deg: a group member faces the circle's centre within this angle.
+        seat_jitter_deg: a seated person faces the stage within this angle.
+        group_lifetime_s: mean lifetime of a conversation group (gamma, shape 2).
+        membership_s: mean time a person stays in a group before leaving on their own.
+        seek_probability: chance per window that someone standing alone looks for company.
+        new_group_share: chance that a seeker starts a group with another lone person
+            rather than joining an existing group.
+        max_group: largest conversation group.
+        switch_room_share: chance that someone leaving a group walks to another room.
+    """
+
+    window_seconds: int = 20
+    seated_share: float = 0.7
+    group_radius_m: tuple[float, float] = (0.45, 0.7)
+    heading_jitter_deg: float = 15.0
+    seat_jitter_deg: float = 10.0
+    group_lifetime_s: float = 360.0
+    membership_s: float = 1800.0
+    seek_probability: float = 0.3
+    new_group_share: float = 0.5
+    max_group: int = 5
+    switch_room_share: float = 0.2
+
+
+class Place(IntEnum):
+    """Where a person is."""
+
+    ABSENT = 0
+    MINGLING = 1
+    SEATED = 2
+
+
+@dataclass
+class _Group:
+    """People at one standing spot; a group of one is someone standing alone."""
+
+    room: int
+    spot: int
+    members: list[int]
+    radius: float = 0.0
+    phase: float = 0.0
+    end: float = math.inf
+
+
+@dataclass
+class Crowd:
+    """Moves ``n`` attendees through a venue, one window at a time.
+
+    Build it with ``Crowd.create``; call ``step(w)`` for w = 0, 1, 2, ... in order.
+    """
+
+    venue: Venue
+    agenda: Agenda
+    rng: random.Random
+    params: CrowdParams
+    arrival: list[int]
+    place: list[Place]
+    seat: list[tuple[int, int]]
+    group_of: list[int]
+    groups: dict[int, _Group] = field(default_factory=dict)
+    free_spots: dict[int, set[int]] = field(default_factory=dict)
+    next_group: int = 0
+
+    @classmethod
+    def create(
+        cls, venue: Venue, agenda: Agenda, n: int, rng: random.Random, params: CrowdParams
+    ) -> Crowd:
+        """A crowd of ``n`` people who have not arrived yet; arrival windows come from ``rng``."""
+        arrival = [rng.randrange(agenda.arrival_windows) for _ in range(n)]
+        free = {r: set(range(len(venue.rooms[r].spots))) for r in venue.mingle_rooms}
+        return cls(
+            venue=venue,
+            agenda=agenda,
+            rng=rng,
+            params=params,
+            arrival=arrival,
+            place=[Place.ABSENT] * n,
+            seat=[(-1, -1)] * n,
+            group_of=[-1] * n,
+            free_spots=free,
+        )
+
+    @property
+    def size(self) -> int:
+        """Number of attendees."""
+        return len(self.place)
+
+    def step(self, w: int) -> Frame:
+        """Move everyone to where they are during window ``w`` and return the frame."""
+        if w >= self.agenda.windows:
+            self._leave_venue()
+        else:
+            self._arrive(w)
+            if w == self.agenda.session_start and self.agenda.session_end > w:
+                self._seat_audience()
+            if w == self.agenda.session_end:
+                self._release_audience()
+            self._dissolve_expired(w)
+            self._drift_apart()
+            self._seek_company(w)
+        return self._frame()
+
+    # --- movement ---------------------------------------------------------------
+
+    def _arrive(self, w: int) -> None:
+        for person, when in enumerate(self.arrival):
+            if when == w and self.place[person] == Place.ABSENT:
+                self.place[person] = Place.MINGLING
+                self._stand_alone(person, self.rng.choice(self.venue.mingle_rooms))
+
+    def _seat_audience(self) -> None:
+        mingling = [p for p in range(self.size) if self.place[p] == Place.MINGLING]
+        audience = self.rng.sample(mingling, round(len(mingling) * self.params.seated_share))
+        halls = self.venue.halls
+        per_hall: dict[int, list[int]] = {h: [] for h in halls}
+        for k, person in enumerate(audience):
+            per_hall[halls[k % len(halls)]].append(person)
+        for hall, people in per_hall.items():
+            seats = self.rng.sample(range(len(self.venue.rooms[hall].seats)), len(people))
+            for person, seat in zip(people, seats, strict=True):
+                self._leave_group(person)
+                self.place[person] = Place.SEATED
+                self.seat[person] = (hall, seat)
+        logger.debug("session starts seated=%d", len(audience))
+
+    def _release_audience(self) -> None:
+        for person in range(self.size):
+            if self.place[person] == Place.SEATED:
+                self.place[person] = Place.MINGLING
+                self.seat[person] = (-1, -1)
+                self._stand_alone(person, self.rng.choice(self.venue.mingle_rooms))
+
+    def _leave_venue(self) -> None:
+        for person in range(self.size):
+            if self.place[person] == Place.MINGLING:
+                self._leave_group(person)
+            self.place[person] = Place.ABSENT
+            self.seat[person] = (-1, -1)
+
+    def _dissolve_expired(self, w: int) -> None:
+        for gid in sorted(self.groups):
+            group = self.groups[gid]
+            if len(group.members) > 1 and group.end <= w:
+                for person in list(group.members[1:]):
+                    self._walk_away(person, group.room)
+
+    def _drift_apart(self) -> None:
+        p_leave = self.params.window_seconds / self.params.membership_s
+        for gid in sorted(self.groups):
+            group = self.groups.get(gid)
+            if group is None or len(group.members) < 2:
+                continue
+            for person in list(group.members):
+                if len(group.members) > 1 and self.rng.random() < p_leave:
+                    self._walk_away(person, group.room)
+
+    def _seek_company(self, w: int) -> None:
+        loners = sorted(g.members[0] for g in self.groups.values() if len(g.members) == 1)
+        self.rng.shuffle(loners)
+        for person in loners:
+            mine = self.groups[self.group_of[person]]
+            if len(mine.members) != 1 or self.rng.random() >= self.params.seek_probability:
+                continue
+            others = sorted(
+                g.members[0]
+                for gid, g in self.groups.items()
+                if g.room == mine.room and len(g.members) == 1 and g.members[0] != person
+            )
+            open_groups = sorted(
+                gid
+                for gid, g in self.groups.items()
+                if g.room == mine.room and 1 < len(g.members) < self.params.max_group
+            )
+            start_new = bool(others) and (
+                not open_groups or self.rng.random() < self.params.new_group_share
+            )
+            if start_new:
+                partner = self.rng.choice(others)
+                self._leave_group(partner)
+                mine.members.append(partner)
+                self.group_of[partner] = self.group_of[person]
+                self._start_conversation(mine, w)
+            elif open_groups:
+                # Joiners prefer small groups, so groups of five stay rare.
+                weights = [
+                    (self.params.max_group - len(self.groups[g].members)) ** 2 for g in open_groups
+                ]
+                target = self.rng.choices(open_groups, weights=weights)[0]
+                self._leave_group(person)
+                self.groups[target].members.append(person)
+                self.group_of[person] = target
+
+    # --- group bookkeeping --------------------------------------------------------
+
+    def _start_conversation(self, group: _Group, w: int) -> None:
+        low, high = self.params.group_radius_m
+        mean_windows = self.params.group_lifetime_s / self.params.window_seconds
+        lifetime = max(1, round(self.rng.gammavariate(2.0, mean_windows / 2.0)))
+        group.radius = self.rng.uniform(low, high)
+        group.phase = self.rng.uniform(0.0, 2 * math.pi)
+        group.end = w + lifetime
+
+    def _walk_away(self, person: int, room: int) -> None:
+        rooms = self.venue.mingle_rooms
+        if len(rooms) > 1 and self.rng.random() < self.params.switch_room_share:
+            room = self.rng.choice([r for r in rooms if r != room])
+        self._leave_group(person)
+        self._stand_alone(person, room)
+
+    def _stand_alone(self, person: int, room: int) -> None:
+        candidates = [room] + [r for r in self.venue.mingle_rooms if r != room]
+        for r in candidates:
+            if self.free_spots[r]:
+                spot = self.rng.choice(sorted(self.free_spots[r]))
+                self.free_spots[r].discard(spot)
+                gid = self.next_group
+                self.next_group += 1
+                self.groups[gid] = _Group(room=r, spot=spot, members=[person])
+                self.group_of[person] = gid
+                return
+        raise RuntimeError("the venue has no free standing spot; build_venue sizes it for everyone")
+
+    def _leave_group(self, person: int) -> None:
+        gid = self.group_of[person]
+        if gid < 0:
+            return
+        group = self.groups[gid]
+        group.members.remove(person)
+        self.group_of[person] = -1
+        if not group.members:
+            self.free_spots[group.room].add(group.spot)
+            del self.groups[gid]
+        elif len(group.members) == 1:
+            group.end = math.inf
+
+    # --- the frame ----------------------------------------------------------------
+
+    def _frame(self) -> Frame:
+        n = self.size
+        positions = np.zeros((n, 2), dtype=np.float64)
+        headings = np.zeros(n, dtype=np.float64)
+        rooms = np.full(n, ABSENT, dtype=np.int64)
+        jitter = math.radians(self.params.heading_jitter_deg)
+        seat_jitter = math.radians(self.params.seat_jitter_deg)
+        conversations: list[tuple[int, ...]] = []
+        for gid in sorted(self.groups):
+            group = self.groups[gid]
+            centre = self.venue.rooms[group.room].spots[group.spot]
+            if len(group.members) == 1:
+                person = group.members[0]
+                positions[person] = centre
+                headings[person] = self.rng.uniform(-math.pi, math.pi)
+                rooms[person] = group.room
+                continue
+            m = len(group.members)
+            for k, person in enumerate(group.members):
+                theta = group.phase + 2 * math.pi * k / m
+                positions[person] = (
+                    centre[0] + group.radius * math.cos(theta),
+                    centre[1] + group.radius * math.sin(theta),
+                )
+                headings[person] = theta + math.pi + self.rng.uniform(-jitter, jitter)
+                rooms[person] = group.room
+            conversations.append(tuple(sorted(group.members)))
+        for person in range(n):
+            if self.place[person] == Place.SEATED:
+                hall, seat = self.seat[person]
+                room = self.venue.rooms[hall]
+                positions[person] = room.seats[seat]
+                headings[person] = room.stage_heading + self.rng.uniform(-seat_jitter, seat_jitter)
+                rooms[person] = hall
+        return Frame(positions, headings, rooms, tuple(conversations))

@@ -1,0 +1,218 @@
+"""The pure simulation: bundles and settings in, one ``WindowOutput`` per window out.
+
+No I/O and no clock: the runner paces and publishes what this yields. Everything
+random comes from generators seeded with ``settings.seed``, so the same bundles and
+seed give byte-identical messages and the same ground truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from firmware_sim.badge import Badge, Outgoing
+from firmware_sim.bundle import check_bundles
+from firmware_sim.config import SimSettings
+from firmware_sim.crowd import Agenda, Crowd, CrowdParams
+from firmware_sim.frame import Frame, face_to_face
+from firmware_sim.radio import IdealRadio, Radio, RealisticRadio, Reception
+from firmware_sim.venue import build_venue
+from protocol.api import DetectionSettings, ProvisioningBundle
+from protocol.messages import Heard, TapTranscript
+
+logger = logging.getLogger(__name__)
+
+STATUS_INTERVAL_S = 300
+"""Event time between two status messages of a badge."""
+TAP_PROBABILITY = 0.0015
+"""Chance per window that two members of one conversation group tap badges (once per pair)."""
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The windows of a simulated event: the agenda, then a tail in which nobody is present.
+
+    Attributes:
+        start: start of the first window, unix seconds (a multiple of ``window_seconds``).
+        window_seconds: length of a window.
+        agenda_windows: windows of the agenda.
+        tail_windows: windows after the agenda, long enough for the gateway's event-time
+            watermark to close every meeting.
+    """
+
+    start: int
+    window_seconds: int
+    agenda_windows: int
+    tail_windows: int
+
+    @property
+    def windows(self) -> int:
+        """All windows, agenda and tail."""
+        return self.agenda_windows + self.tail_windows
+
+    def window_start(self, index: int) -> int:
+        """Start of window ``index``."""
+        return self.start + index * self.window_seconds
+
+
+def plan_timeline(detection: DetectionSettings, minutes: float, start_time: int) -> Timeline:
+    """Lay out the windows of an agenda of ``minutes`` starting at ``start_time``.
+
+    The first window starts at ``start_time`` rounded up to a window boundary. The
+    tail has ``ceil((gap + lateness + 2 * window) / window) + 2`` windows.
+    """
+    w = detection.window_seconds
+    start = -(-start_time // w) * w
+    agenda = max(1, math.ceil(minutes * 60 / w))
+    reach = detection.gap_tolerance_seconds + detection.allowed_lateness_seconds + 2 * w
+    return Timeline(start, w, agenda, math.ceil(reach / w) + 2)
+
+
+@dataclass(frozen=True)
+class WindowOutput:
+    """One simulated window: the messages to publish after it ends, and its ground truth.
+
+    Attributes:
+        index: window number, from 0.
+        window_start: event time the window starts.
+        messages: (topic, payload) pairs in publishing order (each badge's in seq order).
+        contacts: face-to-face pairs ``(a, b)`` with ``a < b``.
+        taps: ``(t, a, b)`` with ``a < b`` for each tap in the window.
+    """
+
+    index: int
+    window_start: int
+    messages: tuple[Outgoing, ...]
+    contacts: tuple[tuple[str, str], ...]
+    taps: tuple[tuple[int, str, str], ...]
+
+
+def build_radio(kind: str, n_badges: int, rng: np.random.Generator) -> Radio:
+    """The radio named by ``SimSettings.radio``."""
+    if kind == "ideal":
+        return IdealRadio()
+    return RealisticRadio.create(n_badges, rng)
+
+
+def _heard_lists(reception: Reception, ephids: list[str], n: int) -> list[list[Heard]]:
+    heard: list[list[Heard]] = [[] for _ in range(n)]
+    for r, s, median, peak, count in zip(
+        reception.receiver.tolist(),
+        reception.sender.tolist(),
+        reception.median.tolist(),
+        reception.maximum.tolist(),
+        reception.count.tolist(),
+        strict=True,
+    ):
+        heard[r].append(Heard(ephids[s], median, peak, count))
+    return heard
+
+
+def _taps(
+    frame: Frame, window_start: int, window: int, rng: random.Random, tapped: set[tuple[int, int]]
+) -> list[tuple[int, int, int]]:
+    """Draw this window's taps among conversation partners: ``(t, i, j)`` with i < j."""
+    taps: list[tuple[int, int, int]] = []
+    for group in frame.groups:
+        for k, i in enumerate(group):
+            for j in group[k + 1 :]:
+                if (i, j) not in tapped and rng.random() < TAP_PROBABILITY:
+                    tapped.add((i, j))
+                    taps.append((window_start + rng.randrange(window), i, j))
+    return taps
+
+
+def _nonce(rng: random.Random) -> str:
+    return rng.getrandbits(128).to_bytes(16, "big").hex()
+
+
+def simulate(
+    bundles: Sequence[ProvisioningBundle],
+    settings: SimSettings,
+    *,
+    radio: Radio | None = None,
+    crowd_params: CrowdParams | None = None,
+) -> Iterator[WindowOutput]:
+    """Simulate the event window by window.
+
+    Args:
+        bundles: one provisioning bundle per badge, all of one event.
+        settings: seed, agenda length, start time, radio kind, taps.
+        radio: use this radio instead of the one ``settings.radio`` names.
+        crowd_params: crowd behaviour; defaults to ``CrowdParams`` with the event's window.
+
+    Yields:
+        One ``WindowOutput`` per window, agenda first, then the empty tail.
+
+    Raises:
+        BundleError: the bundles do not form one event.
+    """
+    ordered = check_bundles(bundles)
+    detection = ordered[0].settings
+    timeline = plan_timeline(detection, settings.minutes, settings.start_time)
+    crowd_rng = random.Random(settings.seed)
+    tap_rng = random.Random(f"taps/{settings.seed}")
+    badge_rng = random.Random(f"badges/{settings.seed}")
+    radio = radio or build_radio(settings.radio, len(ordered), np.random.default_rng(settings.seed))
+    params = crowd_params or CrowdParams(window_seconds=timeline.window_seconds)
+    badges = [
+        Badge.from_bundle(
+            b,
+            start_time=timeline.start,
+            battery_start=badge_rng.uniform(80.0, 100.0),
+            drain_per_hour=badge_rng.uniform(2.0, 5.0),
+        )
+        for b in ordered
+    ]
+    ids = [b.badge for b in badges]
+    venue = build_venue(len(badges), params.seated_share)
+    crowd = Crowd.create(
+        venue, Agenda.for_windows(timeline.agenda_windows), len(badges), crowd_rng, params
+    )
+    tapped: set[tuple[int, int]] = set()
+    status_every = max(1, STATUS_INTERVAL_S // timeline.window_seconds)
+    logger.info(
+        "simulating event=%s badges=%d windows=%d (agenda %d, tail %d) radio=%s",
+        ordered[0].event,
+        len(badges),
+        timeline.windows,
+        timeline.agenda_windows,
+        timeline.tail_windows,
+        type(radio).__name__,
+    )
+    for index in range(timeline.windows):
+        start = timeline.window_start(index)
+        frame = crowd.step(index)
+        ci, cj = face_to_face(frame)
+        contacts = tuple((ids[i], ids[j]) for i, j in zip(ci.tolist(), cj.tolist(), strict=True))
+        ephids = [b.ephid(start).hex() for b in badges]
+        heard = _heard_lists(radio.receive(frame), ephids, len(badges))
+        taps = []
+        if settings.taps:
+            taps = _taps(frame, start, timeline.window_seconds, tap_rng, tapped)
+        halves: dict[int, list[TapTranscript]] = {}
+        for t, i, j in taps:
+            nonce_a, nonce_b = _nonce(tap_rng), _nonce(tap_rng)
+            transcript = TapTranscript(
+                badge_a=ids[i], badge_b=ids[j], nonce_a=nonce_a, nonce_b=nonce_b, t=t
+            )
+            halves.setdefault(i, []).append(transcript)
+            halves.setdefault(j, []).append(transcript)
+        messages: list[Outgoing] = []
+        for k, badge in enumerate(badges):
+            if index % status_every == 0:
+                messages.append(badge.status(start))
+            messages.extend(badge.tap(tr) for tr in sorted(halves.get(k, []), key=lambda x: x.t))
+            messages.append(badge.report(start, heard[k]))
+        yield WindowOutput(
+            index=index,
+            window_start=start,
+            messages=tuple(messages),
+            contacts=contacts,
+            taps=tuple((t, ids[i], ids[j]) for t, i, j in taps),
+        )

@@ -1,0 +1,197 @@
+"""The simulator publishes through a real Mosquitto: every message arrives and verifies."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from firmware_sim.config import SimSettings
+from firmware_sim.errors import PublishError
+from firmware_sim.publisher import MqttPublisher
+from firmware_sim.runner import run_simulation
+from inperson.broker import Broker, free_port
+from protocol.encoding import open_envelope
+from protocol.messages import SightingReport
+from protocol.topics import BadgeChannel, badge_subscription, parse_badge_topic
+from tests.unit.firmware_sim.fakes import make_bundles, verifiers, write_bundles
+
+pytestmark = pytest.mark.integration
+
+
+class Subscriber:
+    """A paho subscriber that keeps every message of an event."""
+
+    def __init__(self, broker: Broker, event: str) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sub-{event}")
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = lambda *args: self._subscribed.set()
+        self._client.connect(broker.host, broker.port)
+        self._client.subscribe(badge_subscription(event), qos=1)
+        self._client.loop_start()
+        assert self._subscribed.wait(10), "no SUBACK"
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.messages.append((msg.topic, bytes(msg.payload)))
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[tuple[str, bytes]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.messages) >= count:
+                    break
+            time.sleep(0.05)
+        with self._lock:
+            return list(self.messages)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def test_every_published_message_arrives_and_verifies(
+    broker: Broker, event_id: str, tmp_path: Path
+) -> None:
+    bundles = make_bundles(12, event=event_id)
+    write_bundles(tmp_path / "bundles", bundles)
+    settings = SimSettings(
+        bundles_dir=tmp_path / "bundles",
+        broker_host=broker.host,
+        broker_port=broker.port,
+        minutes=4.0,
+        speed=0,
+        connections=3,
+        summary_path=tmp_path / "summary.json",
+    )
+    subscriber = Subscriber(broker, event_id)
+    try:
+        result = run_simulation(settings)
+        received = subscriber.wait_for(result.summary["messages_sent"])
+    finally:
+        subscriber.close()
+
+    summary = result.summary
+    windows = 12 + 10
+    assert summary["publish_failures"] == 0
+    assert summary["reports_sent"] == 12 * windows
+    assert summary["messages_sent"] == (
+        summary["reports_sent"] + summary["status_sent"] + summary["taps_sent"]
+    )
+    assert len(received) == summary["messages_sent"]
+    assert len(set(received)) == len(received)
+
+    checks = verifiers(bundles)
+    channels: Counter[BadgeChannel] = Counter()
+    last_seq: dict[str, int] = {}
+    for topic, payload in received:
+        parsed = parse_badge_topic(topic)
+        message = open_envelope(parsed, payload, checks[parsed.badge])
+        channels[parsed.channel] += 1
+        # one connection per badge keeps each badge's messages in order
+        assert message.seq == last_seq.get(parsed.badge, 0) + 1
+        last_seq[parsed.badge] = message.seq
+        if isinstance(message, SightingReport):
+            assert message.event == event_id
+    assert channels[BadgeChannel.REPORTS] == summary["reports_sent"]
+    assert channels[BadgeChannel.STATUS] == summary["status_sent"]
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+
+
+def test_publisher_counts_acknowledgements_per_channel(broker: Broker, event_id: str) -> None:
+    publisher = MqttPublisher(broker.host, broker.port, connections=2)
+    publisher.start()
+    for k in range(500):
+        publisher.publish(f"inperson/v1/{event_id}/badges/b{k % 7}/reports", b"r" * 100)
+    for k in range(30):
+        publisher.publish(f"inperson/v1/{event_id}/badges/b{k % 7}/status", b"s" * 100)
+    stats = publisher.close(timeout=30)
+    assert stats.published == 530
+    assert stats.acked == {"reports": 500, "status": 30}
+    assert stats.failures == 0
+
+
+def test_module_entry_point_runs_from_the_environment(
+    broker: Broker, event_id: str, tmp_path: Path
+) -> None:
+    write_bundles(tmp_path / "bundles", make_bundles(4, event=event_id))
+    env = dict(os.environ)
+    env.update(
+        {
+            "BADGE_BUNDLES_DIR": str(tmp_path / "bundles"),
+            "BADGE_BROKER_HOST": broker.host,
+            "BADGE_BROKER_PORT": str(broker.port),
+            "BADGE_MINUTES": "2",
+            "BADGE_SPEED": "0",
+            "BADGE_GROUND_TRUTH_PATH": str(tmp_path / "truth.json"),
+            "BADGE_SUMMARY_PATH": str(tmp_path / "summary.json"),
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "firmware_sim"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["reports_sent"] == 4 * (6 + 10) and summary["publish_failures"] == 0
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    assert truth["event"] == event_id and truth["windows"] == 16
+    assert "simulation done" in done.stderr
+
+
+def test_entry_point_without_a_broker_fails_cleanly(tmp_path: Path) -> None:
+    write_bundles(tmp_path / "bundles", make_bundles(2))
+    env = dict(os.environ)
+    env.update(
+        {"BADGE_BUNDLES_DIR": str(tmp_path / "bundles"), "BADGE_BROKER_PORT": str(free_port())}
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "firmware_sim"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "simulation failed (publish_failed)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unreachable_broker_raises_publish_error(tmp_path: Path) -> None:
+    write_bundles(tmp_path / "bundles", make_bundles(2))
+    settings = SimSettings(bundles_dir=tmp_path / "bundles", broker_port=free_port(), speed=0)
+    with pytest.raises(PublishError):
+        run_simulation(settings)
+
+
+def test_publisher_survives_a_broker_restart(tmp_path: Path) -> None:
+    with Broker(tmp_path / "own-broker") as own:
+        publisher = MqttPublisher(own.host, own.port, connections=2)
+        publisher.start()
+        for k in range(1000):
+            publisher.publish(f"inperson/v1/ev-restart/badges/b{k % 5}/reports", b"x" * 200)
+        own.restart()
+        for k in range(1000):
+            publisher.publish(f"inperson/v1/ev-restart/badges/b{k % 5}/reports", b"x" * 200)
+        stats = publisher.close(timeout=30)
+    assert stats.published == 2000
+    assert stats.acked == {"reports": 2000}
+    assert stats.failures == 0

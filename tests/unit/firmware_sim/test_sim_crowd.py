@@ -1,0 +1,139 @@
+"""Venue and crowd: layout, agenda, conversation groups, determinism."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from firmware_sim.crowd import Agenda, Crowd, CrowdParams
+from firmware_sim.frame import ABSENT, Frame, face_to_face
+from firmware_sim.venue import SPOT_SPACING_M, build_venue
+
+N = 120
+
+
+def _frames(seed: int, n: int = N, windows: int = 120) -> list[Frame]:
+    crowd = Crowd.create(
+        build_venue(n), Agenda.for_windows(windows - 10), n, random.Random(seed), CrowdParams()
+    )
+    return [crowd.step(w) for w in range(windows)]
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[Frame]:
+    return _frames(4)
+
+
+def _same(a: list[Frame], b: list[Frame]) -> bool:
+    return all(
+        np.array_equal(x.positions, y.positions)
+        and np.array_equal(x.headings, y.headings)
+        and np.array_equal(x.rooms, y.rooms)
+        and x.groups == y.groups
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def test_venue_has_four_named_rooms_that_do_not_overlap() -> None:
+    venue = build_venue(200)
+    assert [r.name for r in venue.rooms] == ["Hall A", "Hall B", "Foyer", "Expo"]
+    for left, right in zip(venue.rooms, venue.rooms[1:], strict=False):
+        assert left.x1 < right.x0
+    seats = sum(len(venue.rooms[h].seats) for h in venue.halls)
+    spots = sum(len(venue.rooms[m].spots) for m in venue.mingle_rooms)
+    assert seats >= 0.7 * 200 and spots >= 200
+
+
+def test_venue_grows_with_the_badge_count() -> None:
+    small, large = build_venue(20), build_venue(2000)
+    assert sum(r.area_m2 for r in large.rooms) > 20 * sum(r.area_m2 for r in small.rooms)
+
+
+def test_standing_spots_are_at_least_four_metres_apart() -> None:
+    venue = build_venue(200)
+    for m in venue.mingle_rooms:
+        spots = venue.rooms[m].spots
+        gaps = np.linalg.norm(spots[:, None, :] - spots[None, :, :], axis=2)
+        np.fill_diagonal(gaps, np.inf)
+        assert gaps.min() >= SPOT_SPACING_M - 1e-9
+
+
+def test_same_seed_same_crowd_and_different_seed_different_crowd() -> None:
+    assert _same(_frames(4, windows=60), _frames(4, windows=60))
+    assert not _same(_frames(4, windows=60), _frames(5, windows=60))
+
+
+def test_everyone_stands_inside_their_room(frames: list[Frame]) -> None:
+    venue = build_venue(N)
+    for frame in frames:
+        for person in np.flatnonzero(frame.present).tolist():
+            room = venue.rooms[int(frame.rooms[person])]
+            x, y = frame.positions[person]
+            assert room.x0 <= x <= room.x1 and room.y0 <= y <= room.y1
+
+
+def test_groups_stand_on_small_circles_facing_the_centre(frames: list[Frame]) -> None:
+    sizes: Counter[int] = Counter()
+    for frame in frames:
+        for group in frame.groups:
+            sizes[len(group)] += 1
+            members = list(group)
+            centre = frame.positions[members].mean(axis=0)
+            for person in members:
+                radius = float(np.linalg.norm(frame.positions[person] - centre))
+                assert 0.45 - 1e-6 <= radius <= 0.7 + 1e-6
+                to_centre = math.atan2(*(centre - frame.positions[person])[::-1])
+                off = abs((frame.headings[person] - to_centre + math.pi) % (2 * math.pi) - math.pi)
+                assert math.degrees(off) <= 15 + 1e-6
+    assert set(sizes) <= {2, 3, 4, 5}
+    assert sizes[2] > sizes[3] > sizes[4] > sizes[5] > 0
+
+
+def test_session_seats_most_people_and_nobody_there_is_face_to_face(frames: list[Frame]) -> None:
+    agenda = Agenda.for_windows(110)
+    venue = build_venue(N)
+    frame = frames[(agenda.session_start + agenda.session_end) // 2]
+    in_halls = np.isin(frame.rooms, venue.halls)
+    assert 0.65 <= in_halls.mean() <= 0.75
+    i, j = face_to_face(frame)
+    assert not (in_halls[i] | in_halls[j]).any()
+    assert frame.present.all()
+
+
+def test_mingling_produces_multi_minute_conversations(frames: list[Frame]) -> None:
+    runs: list[int] = []
+    current: dict[tuple[int, ...], int] = {}
+    for frame in frames:
+        now = {g: current.get(g, 0) + 1 for g in frame.groups}
+        runs.extend(length for g, length in current.items() if g not in now)
+        current = now
+    runs.extend(current.values())
+    # a group unchanged for 9 windows (3 minutes) or more is common
+    assert np.mean([r >= 9 for r in runs]) > 0.2
+    assert max(runs) >= 30
+
+
+def test_some_people_stand_alone_while_mingling(frames: list[Frame]) -> None:
+    agenda = Agenda.for_windows(110)
+    frame = frames[agenda.session_end + 10]
+    grouped = {p for g in frame.groups for p in g}
+    alone = [p for p in np.flatnonzero(frame.present).tolist() if p not in grouped]
+    assert 0 < len(alone) < 0.5 * N
+
+
+def test_nobody_is_present_before_arrival_or_after_the_agenda(frames: list[Frame]) -> None:
+    assert frames[0].present.sum() < N
+    for frame in frames[110:]:
+        assert (frame.rooms == ABSENT).all()
+        assert frame.groups == ()
+
+
+def test_default_agenda_has_the_documented_phases() -> None:
+    agenda = Agenda.for_windows(180)
+    assert (agenda.session_start, agenda.session_end, agenda.arrival_windows) == (45, 135, 18)
+    tiny = Agenda.for_windows(1)
+    assert tiny.arrival_windows == 1 and tiny.session_start <= tiny.session_end <= 1
