@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx2
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -58,7 +59,7 @@ class StatusWatcher:
         self.latest: GatewayStatus | None = None
         self._lock = threading.Lock()
         self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"demo-{secrets.token_hex(4)}"
+            CallbackAPIVersion.VERSION2, client_id=f"demo-{secrets.token_hex(4)}"
         )
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
@@ -79,7 +80,7 @@ class StatusWatcher:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         try:
-            status = decode_json(message.payload, GatewayStatus)
+            status = decode_json(bytes(message.payload), GatewayStatus)
         except MalformedMessage:
             return
         with self._lock:
@@ -143,16 +144,17 @@ class Demo:
         created = self._call("POST", f"/events/{EVENT}/attendees", json=roster)
         if created["errors"]:
             raise DemoError(f"attendee import reported errors: {created['errors'][:3]}")
-        attendees = self._call("GET", f"/events/{EVENT}/attendees", params={"limit": 100_000})
-        for attendee in _items(attendees):
-            self.names[attendee["id"]] = attendee["name"]
-            bundles = self._call(
-                "POST", f"/events/{EVENT}/badges", json={"attendee_ids": [attendee["id"]]}
-            )
-            (bundle,) = bundles
-            self.badge_of_attendee[attendee["id"]] = bundle["badge"]
-            self.attendee_of_badge[bundle["badge"]] = attendee["id"]
+        bundles = self._call("POST", f"/events/{EVENT}/badges", json={"all_unbadged": True})
+        for bundle in bundles:
             (self.out / "bundles" / f"{bundle['badge']}.json").write_text(json.dumps(bundle))
+        attendees = self._call("GET", f"/events/{EVENT}/attendees", params={"limit": 10_000})
+        for attendee in attendees:
+            key = str(attendee["id"])
+            self.names[key] = attendee["name"]
+            self.badge_of_attendee[key] = attendee["badge"]
+            self.attendee_of_badge[attendee["badge"]] = key
+        if len(self.badge_of_attendee) != len(bundles):
+            raise DemoError(f"{len(bundles)} badges provisioned for {len(attendees)} attendees")
         registered = self._call(
             "POST",
             f"/events/{EVENT}/gateways",
@@ -252,29 +254,39 @@ class Demo:
 
     # --- results -----------------------------------------------------------------
 
-    def detected_connections(self) -> set[Pair]:
-        detected: set[Pair] = set()
-        for attendee, badge in self.badge_of_attendee.items():
-            rows = self._call("GET", f"/events/{EVENT}/attendees/{attendee}/connections")
-            for row in _items(rows):
-                other = self.badge_of_attendee[row["attendee_id"]]
-                detected.add(pair(badge, other))
-        return detected
+    def fetch_connections(self) -> dict[str, list[dict[str, Any]]]:
+        """Every attendee's connections, as the server links them."""
+        return {
+            attendee: self._call("GET", f"/events/{EVENT}/attendees/{attendee}/connections")
+            for attendee in self.badge_of_attendee
+        }
 
-    def write_sample_export(self) -> Path:
-        counts: dict[str, int] = {}
-        for attendee in self.badge_of_attendee:
-            rows = self._call("GET", f"/events/{EVENT}/attendees/{attendee}/connections")
-            counts[attendee] = len(_items(rows))
-        attendee = max(sorted(counts), key=lambda a: counts[a])
+    def detected_connections(self, connections: dict[str, list[dict[str, Any]]]) -> set[Pair]:
+        """The linked pairs, as badge pairs comparable with the ground truth."""
+        return {
+            pair(self.badge_of_attendee[attendee], self.badge_of_attendee[str(row["attendee"])])
+            for attendee, rows in connections.items()
+            for row in rows
+        }
+
+    def write_sample_export(self, connections: dict[str, list[dict[str, Any]]]) -> Path:
+        """Download the export of the attendee with the most connections."""
+        attendee = max(sorted(connections), key=lambda a: len(connections[a]))
         response = self.http.get(f"/events/{EVENT}/attendees/{attendee}/export.csv")
         response.raise_for_status()
-        path = self.out / "exports" / f"{attendee}.csv"
+        name = self.names[attendee].lower().replace(" ", "-")
+        path = self.out / "exports" / f"{name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(response.content)
         return path
 
-    def summarize(self, sim_summary: dict[str, Any], status: GatewayStatus) -> dict[str, Any]:
+    def summarize(
+        self,
+        sim_summary: dict[str, Any],
+        status: GatewayStatus,
+        connections: dict[str, list[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """The demo's figures, including precision and recall against the ground truth."""
         truth_file = json.loads((self.out / "ground_truth.json").read_text())
         settings = self._call("GET", f"/events/{EVENT}")["settings"]
         truth = true_connections(
@@ -283,7 +295,7 @@ class Demo:
             int(truth_file["window_seconds"]),
             int(settings["link_threshold_seconds"]),
         )
-        detected = self.detected_connections()
+        detected = self.detected_connections(connections)
         result = score(detected, truth)
         stats = self._call("GET", f"/events/{EVENT}/stats")
         counters = status.counters
@@ -336,13 +348,6 @@ class Demo:
         self.broker.stop()
         if hasattr(self, "http"):
             self.http.close()
-
-
-def _items(payload: Any) -> list[dict[str, Any]]:
-    """Rows of a list response, bare or wrapped in {"items": [...]}."""
-    if isinstance(payload, dict):
-        return list(payload["items"])
-    return list(payload)
 
 
 def _progress(console: Console) -> Progress:
@@ -402,9 +407,10 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
         sim_summary = demo.run_simulation(watcher)
         status = watcher.snapshot()
         assert status is not None
-        summary = demo.summarize(sim_summary, status)
+        connections = demo.fetch_connections()
+        summary = demo.summarize(sim_summary, status, connections)
         summary["wall_seconds"] = round(time.monotonic() - started, 1)
-        export = demo.write_sample_export()
+        export = demo.write_sample_export(connections)
         summary["sample_export"] = str(export)
         print_summary(console, summary, export)
         if options.summary_json is not None:
