@@ -1,0 +1,188 @@
+"""Persistence: organizers, events, attendees, badges, gateways and meetings (SQLAlchemy 2, typed).
+
+Times are timezone-aware UTC datetimes in Python; event times of meetings are
+integer seconds, exactly as the gateway sends them. Constraint names follow one
+naming convention so Alembic migrations can refer to them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+    false,
+    true,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAME_LEN = 200
+ID_LEN = 64
+KEY_HEX_LEN = 64
+
+_NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A datetime stored as UTC and always read back timezone-aware (SQLite drops offsets)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the shared metadata."""
+
+    metadata = MetaData(naming_convention=_NAMING)
+
+
+class Organizer(Base):
+    """Someone who runs events. The bootstrap organizer's token comes from the settings."""
+
+    __tablename__ = "organizers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    token_sha256: Mapped[str] = mapped_column(String(KEY_HEX_LEN), unique=True)
+    is_bootstrap: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Event(Base):
+    """An event, owned by one organizer, with its detection settings."""
+
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Attendee(Base):
+    """A person registered for an event. Personal data lives only here, on the server."""
+
+    __tablename__ = "attendees"
+    __table_args__ = (
+        UniqueConstraint("event_id", "email"),
+        UniqueConstraint("event_id", "external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    company: Mapped[str | None] = mapped_column(String(NAME_LEN), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    title: Mapped[str | None] = mapped_column(String(NAME_LEN), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Badge(Base):
+    """A provisioned badge: public keys only (the signing seed is never stored).
+
+    An attendee has at most one badge that is not revoked; revoked badges stay
+    so that meetings recorded with them keep their owner.
+    """
+
+    __tablename__ = "badges"
+
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
+    attendee_id: Mapped[int] = mapped_column(ForeignKey("attendees.id"), index=True)
+    public_key: Mapped[str] = mapped_column(String(KEY_HEX_LEN))
+    ephid_key: Mapped[str] = mapped_column(String(KEY_HEX_LEN))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# At most one bootstrap organizer (partial unique index).
+Index(
+    "uq_organizers_bootstrap",
+    Organizer.is_bootstrap,
+    unique=True,
+    sqlite_where=Organizer.is_bootstrap == true(),
+    postgresql_where=Organizer.is_bootstrap == true(),
+)
+
+# At most one active (not revoked) badge per attendee (partial unique index).
+Index(
+    "uq_badges_active_attendee",
+    Badge.attendee_id,
+    unique=True,
+    sqlite_where=Badge.revoked == false(),
+    postgresql_where=Badge.revoked == false(),
+)
+
+
+class Gateway(Base):
+    """A gateway registered for one event; its token is stored only as a SHA-256 hash."""
+
+    __tablename__ = "gateways"
+
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    zone: Mapped[str] = mapped_column(String(NAME_LEN))
+    token_sha256: Mapped[str] = mapped_column(String(KEY_HEX_LEN), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Meeting(Base):
+    """A verified meeting between two badges, as forwarded by a gateway (id is deterministic)."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (
+        ForeignKeyConstraint(["event_id", "gateway_id"], ["gateways.event_id", "gateways.id"]),
+        Index("ix_meetings_event_badge_a", "event_id", "badge_a"),
+        Index("ix_meetings_event_badge_b", "event_id", "badge_b"),
+        Index("ix_meetings_event_first_seen", "event_id", "first_seen"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    badge_a: Mapped[str] = mapped_column(ForeignKey("badges.id"))
+    badge_b: Mapped[str] = mapped_column(ForeignKey("badges.id"))
+    first_seen: Mapped[int] = mapped_column(BigInteger)
+    last_seen: Mapped[int] = mapped_column(BigInteger)
+    contact_seconds: Mapped[int] = mapped_column(BigInteger)
+    windows: Mapped[int] = mapped_column(BigInteger)
+    gateway_id: Mapped[str] = mapped_column(String(ID_LEN))
+    zone: Mapped[str] = mapped_column(String(NAME_LEN))
+    rssi_median_dbm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,182 @@
+"""Linking: which attendees are *connected*, computed by SQL aggregation over meetings.
+
+Attendees X and Y are connected when the contact seconds of their proximity
+meetings add up to the event's ``link_threshold_seconds``, or when they have a
+tap meeting. Meetings store badge ids; they are mapped to attendees through the
+badge table, so a replaced badge keeps its history. Nothing is cached: the
+answer is always that of the meetings stored right now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from server.models import Attendee, Badge, Event, Meeting
+from server.services.events import detection_settings_of
+
+_badge_a = aliased(Badge, name="badge_a")
+_badge_b = aliased(Badge, name="badge_b")
+_x = _badge_a.attendee_id
+_y = _badge_b.attendee_id
+
+
+@dataclass(frozen=True)
+class PairTotals:
+    """Aggregates over all meetings of one pair of attendees (``low < high``)."""
+
+    low: int
+    high: int
+    proximity_seconds: int
+    total_contact_seconds: int
+    meetings: int
+    taps: int
+    first_seen: int
+    last_seen: int
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Someone an attendee is connected to, with the evidence.
+
+    Attributes:
+        other: the attendee on the other side.
+        zones: distinct zones where they met, sorted.
+    """
+
+    other: Attendee
+    first_seen: int
+    last_seen: int
+    total_contact_seconds: int
+    meetings: int
+    taps: int
+    zones: list[str]
+
+    @property
+    def is_tapped(self) -> bool:
+        """Whether they exchanged a tap."""
+        return self.taps > 0
+
+    @property
+    def has_proximity(self) -> bool:
+        """Whether at least one proximity meeting links them."""
+        return self.meetings > self.taps
+
+    @property
+    def how(self) -> str:
+        """``"tap"``, ``"proximity"`` or ``"tap+proximity"``."""
+        if self.is_tapped and self.has_proximity:
+            return "tap+proximity"
+        return "tap" if self.is_tapped else "proximity"
+
+
+def _proximity_seconds() -> ColumnElement[Any]:
+    return func.coalesce(
+        func.sum(case((Meeting.kind == "proximity", Meeting.contact_seconds), else_=0)), 0
+    )
+
+
+def _taps() -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((Meeting.kind == "tap", 1), else_=0)), 0)
+
+
+def _is_linked(threshold: int) -> ColumnElement[bool]:
+    """THE linking rule, as a HAVING clause over one pair's meetings."""
+    return or_(_proximity_seconds() >= threshold, _taps() > 0)
+
+
+def _aggregates() -> list[ColumnElement[Any]]:
+    return [
+        _proximity_seconds().label("proximity_seconds"),
+        func.coalesce(func.sum(Meeting.contact_seconds), 0).label("total_contact_seconds"),
+        func.count(Meeting.id).label("meetings"),
+        _taps().label("taps"),
+        func.min(Meeting.first_seen).label("first_seen"),
+        func.max(Meeting.last_seen).label("last_seen"),
+    ]
+
+
+def _joined(query: Select[Any], *where: ColumnElement[bool]) -> Select[Any]:
+    return (
+        query.select_from(Meeting)
+        .join(_badge_a, _badge_a.id == Meeting.badge_a)
+        .join(_badge_b, _badge_b.id == Meeting.badge_b)
+        .where(_x != _y, *where)
+    )
+
+
+def meetings_of(event_id: str, attendee_id: int) -> ColumnElement[bool]:
+    """Return a condition selecting the meetings of any badge of the attendee.
+
+    Phrased as ids from a UNION of the two badge columns so SQLite uses the
+    (event_id, badge_a) and (event_id, badge_b) indexes instead of scanning the event.
+    """
+    own = select(Badge.id).where(Badge.attendee_id == attendee_id).scalar_subquery()
+    as_a = select(Meeting.id).where(Meeting.event_id == event_id, Meeting.badge_a.in_(own))
+    as_b = select(Meeting.id).where(Meeting.event_id == event_id, Meeting.badge_b.in_(own))
+    return Meeting.id.in_(as_a.union_all(as_b))
+
+
+def _link_threshold(event: Event) -> int:
+    return detection_settings_of(event).link_threshold_seconds
+
+
+def linked_pairs_query(event: Event) -> Select[Any]:
+    """Return the query of every connected pair of the event (one row per pair)."""
+    low = case((_x < _y, _x), else_=_y)
+    high = case((_x < _y, _y), else_=_x)
+    query = _joined(
+        select(low.label("low"), high.label("high"), *_aggregates()), Meeting.event_id == event.id
+    )
+    return query.group_by(low, high).having(_is_linked(_link_threshold(event)))
+
+
+def linked_pairs(session: Session, event: Event) -> list[PairTotals]:
+    """Return every connected pair of the event."""
+    return [PairTotals(*row) for row in session.execute(linked_pairs_query(event))]
+
+
+def count_connections(session: Session, event: Event) -> int:
+    """Return how many pairs of attendees of the event are connected."""
+    pairs = linked_pairs_query(event).subquery()
+    return int(session.scalar(select(func.count()).select_from(pairs)) or 0)
+
+
+def connections_of(session: Session, event: Event, attendee_id: int) -> list[Connection]:
+    """Return the attendee's connections, longest total contact first."""
+    other = case((_x == attendee_id, _y), else_=_x)
+    involved = meetings_of(event.id, attendee_id)
+    query = _joined(select(other.label("other"), *_aggregates()), involved)
+    query = query.group_by(other).having(_is_linked(_link_threshold(event)))
+    totals = {row[0]: row for row in session.execute(query)}
+    if not totals:
+        return []
+    zones_query = _joined(select(other, Meeting.zone).distinct(), involved)
+    zones: dict[int, list[str]] = {}
+    for other_id, zone in session.execute(zones_query):
+        if zone and other_id in totals:
+            zones.setdefault(other_id, []).append(zone)
+    ids = sorted(totals)
+    attendees: dict[int, Attendee] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        attendees.update(
+            (a.id, a) for a in session.scalars(select(Attendee).where(Attendee.id.in_(chunk)))
+        )
+    connections = [
+        Connection(
+            other=attendees[other_id],
+            first_seen=row[5],
+            last_seen=row[6],
+            total_contact_seconds=row[2],
+            meetings=row[3],
+            taps=row[4],
+            zones=sorted(zones.get(other_id, [])),
+        )
+        for other_id, row in totals.items()
+    ]
+    connections.sort(key=lambda c: (-c.total_contact_seconds, c.first_seen, c.other.id))
+    return connections

@@ -1,0 +1,155 @@
+"""The real server process (``python -m server`` under uvicorn) over real HTTP, and a restart."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from inperson.broker import free_port
+from protocol.api import IngestResult, Meeting, MeetingBatch, ProvisioningBundle, Registry
+from protocol.encoding import decode_json, encode_json
+from protocol.ids import meeting_id
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "integration-organizer-token"
+ORG = {"Authorization": f"Bearer {TOKEN}"}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServerProcess:
+    """``python -m server`` on a free port with a SQLite file; started and stopped by the test."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp / "server.log"
+        self.env = {
+            **os.environ,
+            "SERVER_ORGANIZER_TOKEN": TOKEN,
+            "SERVER_PORT": str(self.port),
+            "SERVER_DATABASE_URL": f"sqlite:///{tmp / 'server.sqlite3'}",
+            "SERVER_LOG_LEVEL": "info",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "server"], env=self.env, cwd=ROOT, stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx2.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx2.TransportError:
+                time.sleep(0.1)
+        pytest.fail(f"server did not answer /healthz: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    process = ServerProcess(tmp_path)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def test_end_to_end_over_http_survives_restart(server: ServerProcess) -> None:
+    with httpx2.Client(base_url=server.url, timeout=10) as http:
+        assert (
+            http.post(
+                "/api/v1/events", json={"id": "live", "name": "Live"}, headers=ORG
+            ).status_code
+            == 201
+        )
+        imported = http.post(
+            "/api/v1/events/live/attendees/import",
+            content=b"name,email\nAda,ada@example.org\nBob,bob@example.org\n",
+            headers={**ORG, "Content-Type": "text/csv"},
+        )
+        assert imported.json() == {"created": 2, "errors": []}
+        provisioned = http.post(
+            "/api/v1/events/live/badges", json={"all_unbadged": True}, headers=ORG
+        )
+        bundles = decode_json(provisioned.content, list[ProvisioningBundle])
+        gateway = http.post(
+            "/api/v1/events/live/gateways",
+            json={"id": "gw", "name": "G", "zone": "hall"},
+            headers=ORG,
+        ).json()
+        gw = {"Authorization": f"Bearer {gateway['token']}"}
+        registry = decode_json(http.get("/api/v1/gateway/registry", headers=gw).content, Registry)
+        assert {b.badge for b in registry.badges} == {b.badge for b in bundles}
+        a, b = bundles[0].badge, bundles[1].badge
+        batch = MeetingBatch(
+            meetings=[
+                Meeting(
+                    id=meeting_id("tap", "live", a, b, 1_700_000_000),
+                    event="live",
+                    kind="tap",
+                    badge_a=a,
+                    badge_b=b,
+                    first_seen=1_700_000_000,
+                    last_seen=1_700_000_000,
+                    contact_seconds=0,
+                    windows=0,
+                    gateway="gw",
+                )
+            ]
+        )
+        first = http.post("/api/v1/gateway/meetings", content=encode_json(batch), headers=gw)
+        assert decode_json(first.content, IngestResult) == IngestResult(accepted=1, duplicates=0)
+        garbage = http.post("/api/v1/gateway/meetings", content=b"\x00garbage", headers=gw)
+        assert garbage.status_code == 422 and set(garbage.json()) == {"code", "detail"}
+
+    # uvicorn shuts down cleanly, then re-raises SIGTERM so the exit status tells why it stopped
+    assert server.stop() in (0, -15)
+    assert "Application shutdown complete" in server.log.read_text()
+    server.start()
+
+    with httpx2.Client(base_url=server.url, timeout=10) as http:
+        again = http.post("/api/v1/gateway/meetings", content=encode_json(batch), headers=gw)
+        assert decode_json(again.content, IngestResult) == IngestResult(accepted=0, duplicates=1)
+        stats = http.get("/api/v1/events/live/stats", headers=ORG).json()
+        assert (stats["attendees"], stats["badges"], stats["taps"], stats["connections"]) == (
+            2,
+            2,
+            1,
+            1,
+        )
+        export = http.get("/api/v1/events/live/attendees/1/export.csv", headers=ORG)
+        assert export.text.splitlines()[1].startswith("Bob,,bob@example.org,2023-11-14T22:13:20Z")
+
+
+def test_missing_token_is_a_clear_startup_error(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SERVER_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "server"], env=env, cwd=ROOT, capture_output=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert b"invalid server settings" in done.stderr
+    assert b"organizer_token" in done.stderr

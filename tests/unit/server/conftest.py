@@ -1,0 +1,222 @@
+"""Fixtures for server tests: a fresh app on a temporary SQLite file, and a small API driver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+
+from protocol.api import Meeting, MeetingBatch
+from protocol.encoding import encode_json
+from protocol.ids import meeting_id
+from server.config import ServerSettings
+from server.main import create_app
+
+ORGANIZER_TOKEN = "organizer-secret-for-tests"
+T0 = 1_717_232_400  # 2024-06-01T09:00:00Z, event time of the test meetings
+
+
+@dataclass
+class StepClock:
+    """A fake clock that starts at ``now`` and moves only when told."""
+
+    now: datetime = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Return an Authorization header for a bearer token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+ORG = bearer(ORGANIZER_TOKEN)
+
+
+def make_settings(tmp: Path, **overrides: Any) -> ServerSettings:
+    """Settings on a fresh SQLite file in ``tmp``."""
+    values: dict[str, Any] = {
+        "database_url": f"sqlite:///{tmp / 'server.sqlite3'}",
+        "organizer_token": ORGANIZER_TOKEN,
+        **overrides,
+    }
+    return ServerSettings(**values)
+
+
+def proximity(
+    event: str,
+    a: str,
+    b: str,
+    first: int,
+    windows: int,
+    *,
+    gateway: str,
+    window: int = 20,
+    zone: str = "",
+    gap: int = 0,
+) -> Meeting:
+    """A proximity meeting of ``windows`` contact windows starting at ``first``."""
+    return Meeting(
+        id=meeting_id("proximity", event, a, b, first),
+        event=event,
+        kind="proximity",
+        badge_a=a,
+        badge_b=b,
+        first_seen=first,
+        last_seen=first + windows * window + gap,
+        contact_seconds=windows * window,
+        windows=windows,
+        gateway=gateway,
+        zone=zone,
+        rssi_median_dbm=-60,
+    )
+
+
+def tap(event: str, a: str, b: str, t: int, *, gateway: str, zone: str = "") -> Meeting:
+    """A tap meeting at ``t``."""
+    return Meeting(
+        id=meeting_id("tap", event, a, b, t),
+        event=event,
+        kind="tap",
+        badge_a=a,
+        badge_b=b,
+        first_seen=t,
+        last_seen=t,
+        contact_seconds=0,
+        windows=0,
+        gateway=gateway,
+        zone=zone,
+    )
+
+
+@dataclass
+class Api:
+    """Drives the API like an organizer and its gateways would."""
+
+    client: TestClient
+    gateway_tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def create_event(self, event: str, **settings: int) -> dict[str, Any]:
+        response = self.client.post(
+            "/api/v1/events",
+            json={"id": event, "name": f"Event {event}", "settings": settings},
+            headers=ORG,
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def add_attendees(self, event: str, rows: Sequence[dict[str, Any]]) -> list[int]:
+        response = self.client.post(
+            f"/api/v1/events/{event}/attendees", json=list(rows), headers=ORG
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["errors"] == []
+        listed = self.client.get(f"/api/v1/events/{event}/attendees", headers=ORG).json()
+        by_name = {a["name"]: a["id"] for a in listed}
+        return [by_name[row["name"]] for row in rows]
+
+    def provision(self, event: str, attendee_ids: Sequence[int]) -> list[dict[str, Any]]:
+        response = self.client.post(
+            f"/api/v1/events/{event}/badges", json={"attendee_ids": list(attendee_ids)}, headers=ORG
+        )
+        assert response.status_code == 201, response.text
+        bundles: list[dict[str, Any]] = response.json()
+        return bundles
+
+    def register_gateway(self, event: str, gateway: str, zone: str = "hall") -> str:
+        response = self.client.post(
+            f"/api/v1/events/{event}/gateways",
+            json={"id": gateway, "name": f"Gateway {gateway}", "zone": zone},
+            headers=ORG,
+        )
+        assert response.status_code == 201, response.text
+        token: str = response.json()["token"]
+        self.gateway_tokens[(event, gateway)] = token
+        return token
+
+    def ingest(self, token: str, meetings: Sequence[Meeting]) -> httpx2.Response:
+        return self.client.post(
+            "/api/v1/gateway/meetings",
+            content=encode_json(MeetingBatch(meetings=list(meetings))),
+            headers={**bearer(token), "Content-Type": "application/json"},
+        )
+
+    def ingest_ok(self, token: str, meetings: Sequence[Meeting]) -> dict[str, Any]:
+        response = self.ingest(token, meetings)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@dataclass
+class Scenario:
+    """An event with attendees, badges and one gateway, ready for meetings."""
+
+    api: Api
+    event: str
+    attendees: dict[str, int]
+    badges: dict[str, str]
+    gateway: str
+    token: str
+
+
+@pytest.fixture
+def clock() -> StepClock:
+    return StepClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> ServerSettings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def app(settings: ServerSettings, clock: StepClock) -> FastAPI:
+    return create_app(settings, clock=clock)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def api(client: TestClient) -> Api:
+    return Api(client)
+
+
+def build_scenario(
+    api: Api, event: str = "ev1", names: Sequence[str] = ("Ada", "Bob", "Cy", "Di"), **settings: int
+) -> Scenario:
+    """Create an event, attendees (with companies and emails), badges and gateway ``gw1``."""
+    api.create_event(event, **settings)
+    rows = [{"name": n, "company": f"{n} Corp", "email": f"{n.lower()}@example.org"} for n in names]
+    ids = api.add_attendees(event, rows)
+    bundles = api.provision(event, ids)
+    token = api.register_gateway(event, "gw1", zone="hall")
+    return Scenario(
+        api=api,
+        event=event,
+        attendees=dict(zip(names, ids, strict=True)),
+        badges={n: b["badge"] for n, b in zip(names, bundles, strict=True)},
+        gateway="gw1",
+        token=token,
+    )
+
+
+@pytest.fixture
+def scenario(api: Api) -> Scenario:
+    return build_scenario(api)
