@@ -1,0 +1,346 @@
+"""The journal: closed meetings awaiting forwarding, and the checkpointed processing state.
+
+TinyDB rewrites a whole file on every write, so the journal is built to keep every
+file small and to write in batches (design.md section 4):
+
+- meetings go to *segment* files by event time (``last_seen // segment_seconds``), and
+  a segment is deleted once all its meetings are forwarded and a newer one exists;
+- one ``state.json`` holds the compact processing state and the forward cursor;
+- ``checkpoint(meetings, state)`` does one write per file it touches, after which the
+  caller may acknowledge the MQTT messages the state covers.
+
+Writes are atomic (``gateway.storage``: temporary file in the same directory, fsync,
+rename, fsync of the directory), so only a stray temporary file or a hand-truncated
+file can be corrupt; both are moved aside as ``*.corrupt`` on open and logged at ERROR.
+
+``Journal`` is the seam; ``TinyDBJournal`` and ``MemoryJournal`` (its real in-memory twin)
+implement it. Both are safe to call from one worker thread while another thread reads
+``unforwarded()``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+from tinydb import TinyDB
+from tinydb.table import Document, Table
+
+from gateway.errors import CorruptJournalFile, JournalError
+from gateway.ledger import Ledger
+from gateway.storage import AtomicJSONStorage, Tables, fsync_directory, quarantine
+from protocol.api import Meeting
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "state.json"
+_SEGMENT = re.compile(r"^segment-(\d{1,20})\.json$")
+_STATE_DOC = 1
+
+__all__ = ["STATE_FILE", "AtomicJSONStorage", "Journal", "MemoryJournal", "TinyDBJournal"]
+
+
+class Journal(Protocol):
+    """Durable store-and-forward of meetings plus the processing checkpoint."""
+
+    def open(self) -> None:
+        """Load what is on disk (recovering from corrupt files). Call before anything else."""
+        ...
+
+    def close(self) -> None:
+        """Release files."""
+        ...
+
+    def load_state(self) -> dict[str, Any] | None:
+        """Return the last checkpointed processing state, or None."""
+        ...
+
+    def checkpoint(self, meetings: Sequence[Meeting], state: Mapping[str, Any]) -> None:
+        """Durably store new meetings (ids already journaled are skipped) and the state.
+
+        Finished segments older than the newest are deleted, as after ``ack``.
+
+        Raises:
+            JournalError: nothing is guaranteed durable; retry with the same arguments.
+        """
+        ...
+
+    def peek_batch(self, n: int) -> list[Meeting]:
+        """Return up to ``n`` unforwarded meetings, oldest segment first, in journal order."""
+        ...
+
+    def ack(self, ids: Iterable[str]) -> int:
+        """Mark meetings forwarded; delete segments that are done; return how many were new.
+
+        Raises:
+            JournalError: the cursor could not be written (they may be forwarded again).
+        """
+        ...
+
+    def unforwarded(self) -> int:
+        """How many journaled meetings still wait to be forwarded."""
+        ...
+
+
+class MemoryJournal:
+    """The in-memory twin of ``TinyDBJournal``: same semantics, nothing on disk.
+
+    Data survives ``close()``/``open()`` on the same object, like files would.
+    The state is stored as its JSON round trip, so what is not JSON-ready fails here too.
+    """
+
+    def __init__(self, segment_seconds: int = 300) -> None:
+        self._ledger = Ledger(segment_seconds)
+        self._state: bytes | None = None
+        self._lock = threading.Lock()
+        self._is_open = False
+
+    def open(self) -> None:
+        """Mark the journal usable."""
+        self._is_open = True
+
+    def close(self) -> None:
+        """Mark the journal closed (data is kept)."""
+        self._is_open = False
+
+    def _check_open(self) -> None:
+        if not self._is_open:
+            raise JournalError("journal is not open")
+
+    def load_state(self) -> dict[str, Any] | None:
+        """Return the last checkpointed state, or None."""
+        with self._lock:
+            self._check_open()
+            if self._state is None:
+                return None
+            state: dict[str, Any] = msgspec.json.decode(self._state)
+            return state
+
+    def checkpoint(self, meetings: Sequence[Meeting], state: Mapping[str, Any]) -> None:
+        """Store new meetings and the state."""
+        with self._lock:
+            self._check_open()
+            try:
+                encoded = msgspec.json.encode(state)
+            except (TypeError, ValueError) as exc:
+                raise JournalError(f"state is not JSON-ready: {exc}") from exc
+            for index, group in self._ledger.fresh(meetings).items():
+                for meeting in group:
+                    self._ledger.add(index, meeting)
+            self._state = encoded
+            for index in self._ledger.removable():
+                self._ledger.remove(index)
+
+    def peek_batch(self, n: int) -> list[Meeting]:
+        """Return up to ``n`` unforwarded meetings."""
+        with self._lock:
+            self._check_open()
+            return self._ledger.peek(n)
+
+    def ack(self, ids: Iterable[str]) -> int:
+        """Mark meetings forwarded and drop finished segments."""
+        with self._lock:
+            self._check_open()
+            count = self._ledger.ack(ids)
+            for index in self._ledger.removable():
+                self._ledger.remove(index)
+            return count
+
+    def unforwarded(self) -> int:
+        """How many meetings wait to be forwarded."""
+        return self._ledger.unforwarded
+
+    def segments(self) -> list[int]:
+        """Indexes of the segments held (for tests and diagnostics)."""
+        return sorted(self._ledger.segments)
+
+
+class TinyDBJournal:
+    """The journal on disk: TinyDB files with atomic storage in one directory.
+
+    Args:
+        directory: where ``state.json`` and ``segment-<n>.json`` live (created on open).
+        segment_seconds: event time covered by one segment file.
+    """
+
+    def __init__(self, directory: Path, segment_seconds: int = 300) -> None:
+        self._dir = Path(directory)
+        self._ledger = Ledger(segment_seconds)
+        self._dbs: dict[int, TinyDB] = {}
+        self._state_db: TinyDB | None = None
+        self._state: dict[str, Any] | None = None
+        self._lock = threading.RLock()
+
+    @property
+    def directory(self) -> Path:
+        """The journal directory."""
+        return self._dir
+
+    def open(self) -> None:
+        """Create the directory, recover from corrupt files and load segments and state.
+
+        Raises:
+            JournalError: the directory cannot be created or read.
+        """
+        with self._lock:
+            try:
+                self._open()
+            except OSError as exc:
+                raise JournalError(f"cannot open journal {self._dir}: {exc}") from exc
+            logger.info(
+                "journal opened dir=%s segments=%d unforwarded=%d state=%s",
+                self._dir,
+                len(self._ledger.segments),
+                self._ledger.unforwarded,
+                "yes" if self._state is not None else "no",
+            )
+
+    def _open(self) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        for stray in sorted(self._dir.glob(".*.tmp")):
+            quarantine(stray, "a temporary file left by an interrupted write")
+        doc = self._load(self._dir / STATE_FILE).get("state", {}).get(str(_STATE_DOC)) or {}
+        segment_paths = sorted(
+            (int(m.group(1)), p) for p in self._dir.iterdir() if (m := _SEGMENT.match(p.name))
+        )
+        for index, path in segment_paths:
+            self._load_segment(index, path)
+        processing = doc.get("processing")
+        self._state = dict(processing) if isinstance(processing, dict) else None
+        try:
+            self._ledger.apply_cursor(dict(doc.get("cursor") or {}))
+        except (TypeError, ValueError) as exc:
+            logger.error("journal cursor unreadable (%s); forwarding everything again", exc)
+        self._state_db = TinyDB(self._dir / STATE_FILE, storage=AtomicJSONStorage)
+        if not doc:
+            # Create the one state document now, so that each checkpoint is a single write.
+            empty = Document({"processing": None, "cursor": self._ledger.cursor()}, _STATE_DOC)
+            self._state_table().insert(empty)
+        self._drop_finished()
+
+    def _load(self, path: Path) -> Tables:
+        try:
+            return AtomicJSONStorage(path).read() or {}
+        except CorruptJournalFile as exc:
+            quarantine(path, str(exc))
+            return {}
+
+    def _load_segment(self, index: int, path: Path) -> None:
+        rows = self._load(path).get("meetings", {})
+        for doc_id in sorted(rows, key=int):
+            try:
+                meeting = msgspec.convert(rows[doc_id], Meeting)
+            except msgspec.ValidationError as exc:
+                logger.error("journal %s: document %s is not a meeting (%s)", path, doc_id, exc)
+                continue
+            self._ledger.add(index, meeting)
+
+    def close(self) -> None:
+        """Release the TinyDB handles."""
+        with self._lock:
+            for db in self._dbs.values():
+                db.close()
+            self._dbs.clear()
+            if self._state_db is not None:
+                self._state_db.close()
+                self._state_db = None
+
+    def load_state(self) -> dict[str, Any] | None:
+        """Return the processing state of the last checkpoint, or None."""
+        with self._lock:
+            return dict(self._state) if self._state is not None else None
+
+    def checkpoint(self, meetings: Sequence[Meeting], state: Mapping[str, Any]) -> None:
+        """Write new meetings (one write per segment touched), then the state (one write).
+
+        Raises:
+            JournalError: a write failed; call again with the same arguments.
+        """
+        with self._lock:
+            for index, group in self._ledger.fresh(meetings).items():
+                rows = [msgspec.to_builtins(meeting) for meeting in group]
+                table = self._segment_db(index)
+                self._translate(functools.partial(table.insert_multiple, rows))
+                for meeting in group:
+                    self._ledger.add(index, meeting)
+            fields = {"processing": dict(state), "cursor": self._ledger.cursor()}
+            self._translate(lambda: self._write_state(fields))
+            self._state = dict(state)
+            self._drop_finished()
+
+    def peek_batch(self, n: int) -> list[Meeting]:
+        """Return up to ``n`` unforwarded meetings."""
+        with self._lock:
+            return self._ledger.peek(n)
+
+    def ack(self, ids: Iterable[str]) -> int:
+        """Mark meetings forwarded, write the cursor, delete finished segments.
+
+        Raises:
+            JournalError: the cursor could not be written.
+        """
+        with self._lock:
+            count = self._ledger.ack(ids)
+            if count:
+                fields = {"cursor": self._ledger.cursor()}
+                self._translate(lambda: self._write_state(fields))
+                self._drop_finished()
+            return count
+
+    def unforwarded(self) -> int:
+        """How many meetings wait to be forwarded (read without the lock)."""
+        return self._ledger.unforwarded
+
+    def segments(self) -> list[int]:
+        """Indexes of the segment files held (for tests and diagnostics)."""
+        return sorted(self._ledger.segments)
+
+    def segment_path(self, index: int) -> Path:
+        """The file of segment ``index``."""
+        return self._dir / f"segment-{index:012d}.json"
+
+    def _segment_db(self, index: int) -> Table:
+        db = self._dbs.get(index)
+        if db is None:
+            db = self._dbs[index] = TinyDB(self.segment_path(index), storage=AtomicJSONStorage)
+        return db.table("meetings")
+
+    def _write_state(self, fields: dict[str, Any]) -> None:
+        """Update the state document in one write (recreating it if the file vanished)."""
+        table = self._state_table()
+        if not table.update(fields, doc_ids=[_STATE_DOC]):
+            table.insert(Document(fields, _STATE_DOC))
+
+    def _state_table(self) -> Table:
+        if self._state_db is None:
+            raise JournalError("journal is not open")
+        return self._state_db.table("state")
+
+    def _drop_finished(self) -> None:
+        for index in self._ledger.removable():
+            db = self._dbs.pop(index, None)
+            if db is not None:
+                db.close()
+            try:
+                self.segment_path(index).unlink(missing_ok=True)
+                fsync_directory(self._dir)
+            except OSError as exc:
+                logger.warning("cannot delete forwarded segment %d: %s", index, exc)
+                continue
+            self._ledger.remove(index)
+            logger.debug("segment %d forwarded and deleted", index)
+
+    @staticmethod
+    def _translate(write: Callable[[], object]) -> None:
+        try:
+            write()
+        except JournalError:
+            raise
+        except OSError as exc:
+            raise JournalError(f"journal write failed: {exc}") from exc

@@ -1,0 +1,181 @@
+"""Pairing the two halves of an encounter: reports become contact windows, tap halves taps.
+
+Pure: no I/O, no clock. A *half-contact* (A->B, w) is A hearing, in window w, an EphID
+that resolves to B at or above the event's RSSI threshold. When both (A->B, w) and
+(B->A, w) exist, the pair is in contact during w; that ``Contact`` is emitted once.
+Halves whose window can no longer be completed are dropped and counted as evidence.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.registry import BadgeRegistry
+from protocol.api import Meeting
+from protocol.ids import meeting_id
+from protocol.messages import SightingReport, TapHalf, TapTranscript
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """Badges ``a < b`` were mutually in range during the window starting at ``window_start``.
+
+    ``rssi_a`` is what ``a`` measured of ``b`` (median dBm), ``rssi_b`` the reverse.
+    """
+
+    a: str
+    b: str
+    window_start: int
+    rssi_a: int
+    rssi_b: int
+
+    @classmethod
+    def of(cls, x: str, y: str, window_start: int, rssi_x: int, rssi_y: int) -> Contact:
+        """Build a contact from two badges in any order."""
+        if x <= y:
+            return cls(x, y, window_start, rssi_x, rssi_y)
+        return cls(y, x, window_start, rssi_y, rssi_x)
+
+
+class Pairing:
+    """Matches half-contacts into contacts and tap halves into tap meetings.
+
+    Args:
+        registry: resolves EphIDs; provides the event's settings, event, gateway and zone.
+        counters: shared counters (heard_below_threshold, unresolved_ephid, single_sided, ...).
+    """
+
+    def __init__(self, registry: BadgeRegistry, counters: Counter[str]) -> None:
+        self._registry = registry
+        self._counters = counters
+        self._halves: dict[int, dict[tuple[str, str], int]] = {}
+        self._contacted: dict[int, set[tuple[str, str]]] = {}
+        self._taps: dict[TapTranscript, set[str]] = {}
+
+    @property
+    def pending_halves(self) -> int:
+        """Half-contacts still waiting for their other half."""
+        return sum(len(halves) for halves in self._halves.values())
+
+    @property
+    def pending_taps(self) -> int:
+        """Tap transcripts seen from one badge only, so far."""
+        return len(self._taps)
+
+    def add_report(self, report: SightingReport) -> list[Contact]:
+        """Take a verified report; return the contacts it completes."""
+        heard = self._strongest_heard(report)
+        if not heard:
+            return []
+        w = report.window_start
+        halves = self._halves.setdefault(w, {})
+        contacted = self._contacted.setdefault(w, set())
+        contacts: list[Contact] = []
+        for other, rssi in sorted(heard.items()):
+            pair = (report.badge, other) if report.badge <= other else (other, report.badge)
+            if pair in contacted:
+                continue
+            back = halves.pop((other, report.badge), None)
+            if back is None:
+                key = (report.badge, other)
+                halves[key] = max(rssi, halves.get(key, rssi))
+                continue
+            halves.pop((report.badge, other), None)
+            contacted.add(pair)
+            contacts.append(Contact.of(report.badge, other, w, rssi, back))
+        return contacts
+
+    def _strongest_heard(self, report: SightingReport) -> dict[str, int]:
+        """Badges heard at or above the threshold, with the strongest median per badge."""
+        threshold = self._registry.settings.rssi_threshold_dbm
+        strongest: dict[str, int] = {}
+        for entry in report.heard:
+            other = self._registry.resolve(bytes.fromhex(entry.ephid), report.window_start)
+            if other is None:
+                self._counters["unresolved_ephid"] += 1
+            elif other == report.badge:
+                self._counters["self_sighting"] += 1
+            elif entry.rssi_median < threshold:
+                self._counters["heard_below_threshold"] += 1
+            else:
+                strongest[other] = max(entry.rssi_median, strongest.get(other, entry.rssi_median))
+        return strongest
+
+    def add_tap(self, half: TapHalf) -> Meeting | None:
+        """Take a verified tap half; return the tap meeting when both halves are in."""
+        transcript = half.transcript
+        senders = self._taps.setdefault(transcript, set())
+        senders.add(half.badge)
+        if senders != {transcript.badge_a, transcript.badge_b}:
+            return None
+        del self._taps[transcript]
+        event = self._registry.event
+        return Meeting(
+            id=meeting_id("tap", event, transcript.badge_a, transcript.badge_b, transcript.t),
+            event=event,
+            kind="tap",
+            badge_a=transcript.badge_a,
+            badge_b=transcript.badge_b,
+            first_seen=transcript.t,
+            last_seen=transcript.t,
+            contact_seconds=0,
+            windows=0,
+            gateway=self._registry.gateway,
+            zone=self._registry.zone,
+        )
+
+    def expire(self, watermark: int) -> None:
+        """Drop what can no longer be completed once event time reached ``watermark``.
+
+        A report for window w is stale once ``w + window <= watermark - lateness``, so
+        a half of such a window will never meet its other half (counted ``single_sided``).
+        Tap halves use the same horizon on the tap time (``single_sided_taps``).
+        """
+        settings = self._registry.settings
+        horizon = watermark - settings.allowed_lateness_seconds - settings.window_seconds
+        for w in [w for w in self._halves if w <= horizon]:
+            self._counters["single_sided"] += len(self._halves.pop(w))
+            self._contacted.pop(w, None)
+        for w in [w for w in self._contacted if w <= horizon]:
+            del self._contacted[w]
+        for transcript in [t for t in self._taps if t.t <= horizon]:
+            del self._taps[transcript]
+            self._counters["single_sided_taps"] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return pending halves, emitted pairs of open windows and pending taps, JSON-ready."""
+        return {
+            "halves": [
+                [w, hearer, heard, rssi]
+                for w, halves in sorted(self._halves.items())
+                for (hearer, heard), rssi in sorted(halves.items())
+            ],
+            "contacted": [
+                [w, a, b] for w, pairs in sorted(self._contacted.items()) for a, b in sorted(pairs)
+            ],
+            "taps": [
+                [t.badge_a, t.badge_b, t.nonce_a, t.nonce_b, t.t, sorted(senders)]
+                for t, senders in self._taps.items()
+            ],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load a snapshot.
+
+        Raises:
+            KeyError, TypeError, ValueError: the snapshot does not fit.
+        """
+        self._halves = {}
+        self._contacted = {}
+        self._taps = {}
+        for w, hearer, heard, rssi in state["halves"]:
+            self._halves.setdefault(int(w), {})[(str(hearer), str(heard))] = int(rssi)
+        for w, a, b in state["contacted"]:
+            self._contacted.setdefault(int(w), set()).add((str(a), str(b)))
+        for a, b, nonce_a, nonce_b, t, senders in state["taps"]:
+            transcript = TapTranscript(
+                badge_a=str(a), badge_b=str(b), nonce_a=str(nonce_a), nonce_b=str(nonce_b), t=int(t)
+            )
+            self._taps[transcript] = {str(s) for s in senders}

@@ -1,0 +1,232 @@
+"""The processing stage: verify each message, pair halves, aggregate contacts, count everything.
+
+Pure: no I/O; wall time comes from the injected Clock (live mode only). The service
+feeds it MQTT messages one by one, takes the meetings it closes at each checkpoint,
+and journals ``snapshot()`` so that a restart resumes where the checkpoint left off.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from gateway.aggregator import Aggregator
+from gateway.clock import Clock
+from gateway.errors import JournalError
+from gateway.pairing import Pairing
+from gateway.registry import BadgeRegistry
+from gateway.verifier import DUPLICATE, REASONS, Verdict, Verifier
+from gateway.watermark import Watermark
+from protocol.api import Meeting, Registry
+from protocol.messages import BadgeStatus, CheckIn, SightingReport, TapHalf
+
+logger = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+
+COUNTERS = (
+    "received",
+    "accepted",
+    "duplicate",
+    *(f"rejected.{reason}" for reason in REASONS),
+    "contact_windows",
+    "meetings",
+    "taps",
+    "accepted_taps",
+    "accepted_checkins",
+    "accepted_status",
+    "forwarded",
+    "forward_rejected",
+    "forward_retries",
+    "single_sided",
+    "single_sided_taps",
+    "short_contacts",
+    "heard_below_threshold",
+    "unresolved_ephid",
+    "self_sighting",
+)
+"""Counters reported in the gateway status (all present, from zero)."""
+
+CheckInHandler = Callable[[CheckIn], None]
+
+
+class Processor:
+    """Verifier -> pairing -> aggregator, with shared counters and a checkpointable state.
+
+    Args:
+        registry: the event's badges and settings.
+        clock: wall time for the live-mode freshness policy.
+        live_clock: reject messages too far from the wall clock too.
+        quorum: the watermark quorum.
+        counters: the counters to share (e.g. with the forwarder); a new one if None.
+        on_checkin: called with each accepted check-in (the seam for check-in readers).
+    """
+
+    def __init__(
+        self,
+        registry: BadgeRegistry,
+        clock: Clock,
+        *,
+        live_clock: bool = False,
+        quorum: int = 2,
+        counters: Counter[str] | None = None,
+        on_checkin: CheckInHandler | None = None,
+    ) -> None:
+        self._registry = registry
+        self.counters: Counter[str] = counters if counters is not None else Counter()
+        self.counters.update({name: 0 for name in COUNTERS if name not in self.counters})
+        self._verifier = Verifier(registry, clock, Watermark(quorum), live_clock=live_clock)
+        self._pairing = Pairing(registry, self.counters)
+        self._aggregator = Aggregator(
+            registry.settings,
+            event=registry.event,
+            gateway=registry.gateway,
+            zone=registry.zone,
+            counters=self.counters,
+        )
+        self._on_checkin = on_checkin
+        self._closed: list[Meeting] = []
+
+    @property
+    def registry(self) -> BadgeRegistry:
+        """The registry in use."""
+        return self._registry
+
+    @property
+    def watermark(self) -> int | None:
+        """Current event-time watermark, None until enough badges reported."""
+        return self._verifier.watermark.value
+
+    def handle(self, topic: str, payload: bytes) -> Verdict:
+        """Process one MQTT message; never raises for bad input.
+
+        Returns:
+            The verifier's verdict (the effect, if any, is already applied).
+        """
+        self.counters["received"] += 1
+        watermark = self.watermark
+        verdict = self._verifier.check(topic, payload)
+        if verdict.outcome == DUPLICATE:
+            self.counters["duplicate"] += 1
+            logger.debug("duplicate badge=%s seq=%s", verdict.badge, verdict.seq)
+            return verdict
+        if verdict.is_rejected:
+            self.counters[f"rejected.{verdict.outcome}"] += 1
+            logger.warning(
+                "rejected reason=%s badge=%s seq=%s topic=%.120r: %.200s",
+                verdict.outcome,
+                verdict.badge,
+                verdict.seq,
+                topic,
+                verdict.detail,
+            )
+            return verdict
+        self._apply(verdict, watermark)
+        return verdict
+
+    def _apply(self, verdict: Verdict, before: int | None) -> None:
+        """Let an accepted message take effect; ``before`` is the watermark before it."""
+        message = verdict.message
+        logger.debug("accepted badge=%s seq=%s", verdict.badge, verdict.seq)
+        if isinstance(message, SightingReport):
+            self.counters["accepted"] += 1
+            for contact in self._pairing.add_report(message):
+                self._aggregator.add(contact)
+                self.counters["contact_windows"] += 1
+            after = self.watermark
+            if after is not None and after != before:
+                self._advance(after)
+        elif isinstance(message, TapHalf):
+            self.counters["accepted_taps"] += 1
+            tap = self._pairing.add_tap(message)
+            if tap is not None:
+                self.counters["taps"] += 1
+                self._closed.append(tap)
+        elif isinstance(message, CheckIn):
+            self.counters["accepted_checkins"] += 1
+            if self._on_checkin is not None:
+                self._on_checkin(message)
+        elif isinstance(message, BadgeStatus):
+            self.counters["accepted_status"] += 1
+
+    def _advance(self, watermark: int) -> None:
+        self._pairing.expire(watermark)
+        meetings = self._aggregator.advance(watermark)
+        self.counters["meetings"] += len(meetings)
+        self._closed.extend(meetings)
+
+    @property
+    def untaken(self) -> int:
+        """Meetings closed but not yet taken for the journal."""
+        return len(self._closed)
+
+    def take_meetings(self) -> list[Meeting]:
+        """Return the meetings closed since the last call, and forget them."""
+        closed, self._closed = self._closed, []
+        return closed
+
+    def flush(self) -> list[Meeting]:
+        """Close every open run (clean end of an event); return all untaken meetings."""
+        meetings = self._aggregator.flush()
+        self.counters["meetings"] += len(meetings)
+        self._closed.extend(meetings)
+        return self.take_meetings()
+
+    def update_registry(self, registry: Registry) -> None:
+        """Apply a refreshed registry.
+
+        Raises:
+            RegistryError: it is for another event or gateway.
+        """
+        self._registry.update(registry)
+        self._aggregator.zone = registry.zone
+
+    def gauges(self) -> dict[str, float]:
+        """Point-in-time sizes for the status message."""
+        watermark = self.watermark
+        return {
+            "pending_half_contacts": float(self._pairing.pending_halves),
+            "pending_taps": float(self._pairing.pending_taps),
+            "open_pairs": float(self._aggregator.open_pairs),
+            "open_windows": float(self._aggregator.open_windows),
+            "watermark": float(watermark if watermark is not None else 0),
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the whole processing state, JSON-ready, for a checkpoint.
+
+        Meetings not yet taken are not part of it: take them first.
+        """
+        return {
+            "version": STATE_VERSION,
+            "event": self._registry.event,
+            "counters": {name: value for name, value in self.counters.items() if value},
+            "verifier": self._verifier.snapshot(),
+            "pairing": self._pairing.snapshot(),
+            "aggregator": self._aggregator.snapshot(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Resume from a checkpointed snapshot.
+
+        Raises:
+            JournalError: the snapshot is for another event or does not fit.
+        """
+        if state.get("event") != self._registry.event:
+            raise JournalError(
+                f"journal state is for event {state.get('event')!r:.80}, not {self._registry.event}"
+            )
+        if state.get("version") != STATE_VERSION:
+            raise JournalError(f"journal state version {state.get('version')!r:.20} unknown")
+        try:
+            self._verifier.restore(dict(state["verifier"]))
+            self._pairing.restore(dict(state["pairing"]))
+            self._aggregator.restore(dict(state["aggregator"]))
+            counters = {str(k): int(v) for k, v in dict(state["counters"]).items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise JournalError(f"journal state does not fit: {exc!r:.200}") from exc
+        self.counters.clear()
+        self.counters.update({name: 0 for name in COUNTERS})
+        self.counters.update(counters)

@@ -1,0 +1,106 @@
+"""Atomic, durable TinyDB storage, and moving corrupt journal files aside.
+
+TinyDB writes its file in place; a crash mid-write would leave half a document. This
+storage writes a temporary file in the same directory, fsyncs it, renames it over the
+old file and fsyncs the directory, so a reader sees the old or the new file, never a mix.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from tinydb.storages import Storage
+
+from gateway.errors import CorruptJournalFile, JournalError
+
+logger = logging.getLogger(__name__)
+
+Tables = dict[str, dict[str, Any]]
+
+
+class AtomicJSONStorage(Storage):
+    """A TinyDB storage that replaces its file atomically and durably on every write.
+
+    write: temporary file in the same directory, write, flush, fsync, ``os.replace``,
+    fsync the directory. read: a missing file is an empty database; an empty or
+    unparsable file raises ``CorruptJournalFile`` (we never write one).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+
+    def read(self) -> Tables | None:
+        """Return the file's tables, or None if it does not exist.
+
+        Raises:
+            CorruptJournalFile: the file is empty or not a TinyDB JSON document.
+            JournalError: the file cannot be read.
+        """
+        try:
+            data = self._path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise JournalError(f"cannot read {self._path}: {exc}") from exc
+        try:
+            tables: Tables = msgspec.json.decode(data, type=Tables)
+        except msgspec.DecodeError as exc:
+            raise CorruptJournalFile(
+                f"{self._path} is not a TinyDB JSON document ({len(data)} bytes): {exc}",
+                path=self._path,
+            ) from exc
+        return tables
+
+    def write(self, data: Tables) -> None:
+        """Atomically replace the file with ``data``.
+
+        Raises:
+            JournalError: the write failed; the previous file is intact.
+        """
+        payload = msgspec.json.encode(data)
+        directory = self._path.parent
+        try:
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self._path.name}.", suffix=".tmp")
+        except OSError as exc:
+            raise JournalError(f"cannot create a temporary file in {directory}: {exc}") from exc
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self._path)
+            fsync_directory(directory)
+        except OSError as exc:
+            with suppress(OSError):
+                os.unlink(tmp)
+            raise JournalError(f"cannot write {self._path}: {exc}") from exc
+
+    def close(self) -> None:
+        """Nothing to release: files are open only during a read or write."""
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or unlink in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def quarantine(path: Path, why: str) -> Path:
+    """Move a corrupt file aside as ``<name>.corrupt`` (never overwriting one) and log it."""
+    target = path.with_name(path.name + ".corrupt")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.{n}.corrupt")
+        n += 1
+    os.replace(path, target)
+    logger.error("journal file %s is corrupt (%s); moved aside to %s", path, why, target.name)
+    return target
