@@ -179,6 +179,18 @@ class Demo:
         )
         self._spawn(gateway)
 
+    def wait_gateway_online(self, watcher: StatusWatcher, timeout: float = 30.0) -> None:
+        """Wait for the gateway's first "online" status: it is sent once it has subscribed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for child in self.children:
+                child.check_alive()
+            status = watcher.snapshot()
+            if status is not None and status.state == "online":
+                return
+            time.sleep(0.05)
+        raise DemoError(f"the gateway did not come online within {timeout:.0f} s; log {self.logs}")
+
     # --- the event ---------------------------------------------------------------
 
     def run_simulation(self, watcher: StatusWatcher) -> dict[str, Any]:
@@ -401,9 +413,10 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
         console.print(f"starting broker, server and gateway in {demo.out}")
         demo.start_infrastructure()
         token = demo.provision()
-        demo.start_gateway(token)
         watcher = StatusWatcher(demo.broker.host, demo.broker.port)
         watcher.start()
+        demo.start_gateway(token)
+        demo.wait_gateway_online(watcher)
         sim_summary = demo.run_simulation(watcher)
         status = watcher.snapshot()
         assert status is not None
