@@ -1,4 +1,4 @@
-"""An independent, deliberately naive statement of design.md §3, for comparing against the gateway."""
+"""A deliberately naive statement of design.md §3, to compare the gateway against."""
 
 from __future__ import annotations
 
