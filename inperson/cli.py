@@ -160,7 +160,7 @@ def broker(
         console.print(f"[red]broker: {exc}[/red]")
         raise typer.Exit(1) from exc
     console.print(f"broker listening on {running.url}; config in {data_dir}/mosquitto.conf")
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while True:
             time.sleep(1)
@@ -185,6 +185,7 @@ def demo(
     from inperson.demo import DemoError, DemoOptions, run_demo
 
     configure_logging("WARNING")
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the children on SIGTERM as on Ctrl-C
     options = DemoOptions(
         out=out,
         badges=badges,
@@ -213,6 +214,11 @@ def protocol_vectors(
 
     out.write_text(json.dumps(build_vectors(), indent=2) + "\n")
     console.print(f"wrote {out}")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Turn SIGTERM into KeyboardInterrupt so ``finally`` blocks stop child processes."""
+    raise KeyboardInterrupt
 
 
 def _progress_bar() -> Progress:
