@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test setup lint typecheck contracts unit bench vectors clean
+.PHONY: demo test setup postgres lint typecheck contracts unit bench vectors clean
 
 demo: setup
 	$(BIN)/inperson demo
 
-test: setup lint typecheck contracts unit
+test: setup postgres lint typecheck contracts unit
 
 setup: $(STAMP) /usr/sbin/mosquitto
 
@@ -27,6 +27,10 @@ $(STAMP): requirements.lock pyproject.toml
 	@# the Debian package starts a system broker on 1883; inperson runs its own on a free port
 	@-$(SUDO) systemctl disable --now mosquitto >/dev/null 2>&1 || true
 
+# the server tests run against SQLite and a real PostgreSQL they start themselves
+postgres:
+	@bash .ci/postgres.sh
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -37,7 +41,7 @@ typecheck: setup
 contracts: setup
 	$(BIN)/lint-imports
 
-unit: setup
+unit: setup postgres
 	$(BIN)/pytest
 
 vectors: setup

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_TOKENS = frozenset({"", "changeme"})
@@ -21,6 +21,11 @@ class ServerSettings(BaseSettings):
         host: interface uvicorn listens on.
         port: TCP port uvicorn listens on.
         log_level: level of the ``server`` loggers.
+        link_secret: key signing attendee self-service links; when unset it is derived
+            from ``organizer_token`` (changing either revokes every link).
+        link_valid_days: how long a newly issued attendee link works.
+        retention_interval_s: how often the retention purge runs (0: never, e.g. when a
+            separate job runs it).
     """
 
     model_config = SettingsConfigDict(env_prefix="SERVER_", extra="ignore")
@@ -31,6 +36,9 @@ class ServerSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    link_secret: SecretStr | None = None
+    link_valid_days: int = Field(default=90, ge=1, le=3650)
+    retention_interval_s: float = Field(default=3600.0, ge=0)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -1,19 +1,61 @@
-"""Database engine and sessions: SQLite in WAL mode, foreign keys on, tables made on start."""
+"""Database engine and sessions; the schema is brought to the newest Alembic revision on start.
+
+SQLite (the default) runs in WAL mode with foreign keys on; PostgreSQL is used
+through psycopg 3 (``postgresql+psycopg://...``). A database made by round 1's
+``create_all`` (tables, no ``alembic_version``) is stamped at the initial
+revision first, then upgraded.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from server.models import Base
-
 logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+INITIAL_REVISION = "0001"
+_MIGRATION_LOCK = 0x1A9E_5E55  # PostgreSQL advisory lock: one migrating process at a time
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Return the Alembic configuration of the server's migrations.
+
+    Args:
+        connection: run migrations on this open connection (see ``migrate``).
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("file_template", "r%%(rev)s_%%(slug)s")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database to ``revision`` in one transaction (idempotent).
+
+    On PostgreSQL an advisory lock makes concurrent starts (several workers) wait for
+    each other instead of racing on the DDL.
+    """
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        tables = set(inspect(connection).get_table_names())
+        config = alembic_config(connection)
+        if "alembic_version" not in tables and "meetings" in tables:
+            logger.info("database predates migrations; stamping revision=%s", INITIAL_REVISION)
+            command.stamp(config, INITIAL_REVISION)
+        command.upgrade(config, revision)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -45,7 +87,7 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    """An engine, a session factory and the one-time schema creation.
+    """An engine, a session factory and the one-time schema migration.
 
     Args:
         engine: the SQLAlchemy engine to use (see ``make_engine``).
@@ -58,16 +100,16 @@ class Database:
         self._is_started = False
 
     def start(self) -> None:
-        """Create missing tables (idempotent; Alembic migrations replace this later)."""
+        """Upgrade the schema to the newest revision (once per process; idempotent)."""
         with self._lock:
             if self._is_started:
                 return
-            Base.metadata.create_all(self.engine)
+            migrate(self.engine)
             self._is_started = True
             logger.info("database ready url=%s", self.engine.url.render_as_string())
 
     def session(self) -> Session:
-        """Return a new session, creating the schema first if ``start`` was not called.
+        """Return a new session, migrating the schema first if ``start`` was not called.
 
         Apps driven without a lifespan (e.g. through an ASGI transport in tests) still work.
         """

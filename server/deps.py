@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from server.config import ServerSettings
 from server.db import Database
-from server.models import Event, Gateway, Organizer
+from server.models import Attendee, Event, Gateway, Organizer
 from server.services.auth import TokenBytes, require_gateway, require_organizer
 from server.services.events import owned_event
+from server.services.links import link_secret, resolve_link
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC."""
@@ -51,7 +52,20 @@ def get_token_bytes(request: Request) -> TokenBytes:
     return cast(TokenBytes, request.app.state.token_bytes)
 
 
+def get_database(request: Request) -> Database:
+    """Return the app's database (streaming exports open their own sessions from it)."""
+    return cast(Database, request.app.state.database)
+
+
+def get_link_secret(settings: Annotated[ServerSettings, Depends(get_settings)]) -> bytes:
+    """Return the key that signs attendee self-service links."""
+    configured = settings.link_secret.get_secret_value() if settings.link_secret else None
+    return link_secret(configured, settings.organizer_token.get_secret_value())
+
+
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+LinkSecretDep = Annotated[bytes, Depends(get_link_secret)]
 SessionDep = Annotated[Session, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
 TokenBytesDep = Annotated[TokenBytes, Depends(get_token_bytes)]
@@ -93,3 +107,17 @@ def current_event(
 
 OwnedEvent = Annotated[Event, Depends(current_event)]
 """The ``{event}`` of the path, owned by the authenticated organizer."""
+
+
+def current_attendee(
+    link: Annotated[str, Path(description="The attendee's personal link token.")],
+    session: SessionDep,
+    secret: LinkSecretDep,
+    now: NowDep,
+) -> Attendee:
+    """Return the attendee named by the signed personal link in the path."""
+    return resolve_link(session, secret, link, now)
+
+
+LinkAttendee = Annotated[Attendee, Depends(current_attendee)]
+"""The attendee of the ``{link}`` in the path (self-service routes)."""

@@ -7,6 +7,8 @@ and wrong methods alike.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import logging.config
 import secrets
@@ -21,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.api.openapi import install_protocol_schemas
-from server.api.routes import attendees, badges, events, exports, gateways, health, meetings
+from server.api.routes import attendees, badges, events, exports, gateways, health, me, meetings
 from server.config import ServerSettings
 from server.db import Database, make_engine
 from server.deps import Clock, get_settings
@@ -37,6 +39,7 @@ from server.errors import (
     Unprocessable,
 )
 from server.services.auth import TokenBytes
+from server.services.retention import purge_expired
 
 __all__ = ["create_app", "get_settings"]
 
@@ -114,6 +117,22 @@ async def _on_unexpected_error(_request: Request, _exc: Exception) -> JSONRespon
     return _error(500, "internal_error", "internal server error")
 
 
+def _purge_once(database: Database, now: Clock) -> int:
+    with database.session() as session:
+        return purge_expired(session, now())
+
+
+async def _purge_periodically(database: Database, now: Clock, interval: float) -> None:
+    """The scheduled retention job: purge, then sleep; a failed run is logged and retried."""
+    while True:
+        try:
+            await run_in_threadpool(_purge_once, database, now)
+        except Exception:
+            # supervisor loop: one failed purge must not stop the schedule
+            logger.exception("retention purge failed; retrying in %.0f s", interval)
+        await asyncio.sleep(interval)
+
+
 def _configure_logging(level: str) -> None:
     """Give the ``server`` loggers a level; add a stderr handler only if nobody configured one."""
     logging.getLogger("server").setLevel(level)
@@ -146,12 +165,25 @@ def create_app(
     _configure_logging(settings.log_level)
     database = Database(make_engine(settings.database_url))
 
+    now = clock or _utc_now
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(database.start)
         logger.info("server started environment=%s", settings.environment)
-        yield
-        database.dispose()
+        purger = None
+        if settings.retention_interval_s > 0:
+            purger = asyncio.create_task(
+                _purge_periodically(database, now, settings.retention_interval_s)
+            )
+        try:
+            yield
+        finally:
+            if purger is not None:
+                purger.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purger
+            database.dispose()
 
     app = FastAPI(
         title="inperson",
@@ -162,7 +194,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.database = database
-    app.state.clock = clock or _utc_now
+    app.state.clock = now
     app.state.token_bytes = token_bytes or secrets.token_bytes
 
     app.add_exception_handler(ServerError, _on_server_error)
@@ -172,7 +204,7 @@ def create_app(
 
     app.include_router(health.router)
     app.include_router(health.router, prefix=API_PREFIX, include_in_schema=False)
-    for module in (events, attendees, exports, badges, gateways, meetings):
+    for module in (events, attendees, exports, badges, gateways, meetings, me):
         app.include_router(module.router, prefix=API_PREFIX)
     install_protocol_schemas(app)
     return app

@@ -32,6 +32,10 @@ from sqlalchemy.types import TypeDecorator
 NAME_LEN = 200
 ID_LEN = 64
 KEY_HEX_LEN = 64
+SHARE_LEVEL_DEFAULT = "name_company"
+"""What others see of an attendee who has not chosen: name and company, no contact details."""
+SHARE_WITH_DEFAULT = "met"
+"""Who sees it by default: everyone the attendee verifiably met."""
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -92,7 +96,13 @@ class Event(Base):
 
 
 class Attendee(Base):
-    """A person registered for an event. Personal data lives only here, on the server."""
+    """A person registered for an event. Personal data lives only here, on the server.
+
+    ``share_level`` (``none``, ``name_company``, ``full``) and ``share_with``
+    (``tapped``, ``met``) are the attendee's consent; ``server.services.consent``
+    applies them. An erased attendee keeps its row (meetings reference its badges)
+    with every personal field cleared and ``erased_at`` set.
+    """
 
     __tablename__ = "attendees"
     __table_args__ = (
@@ -108,7 +118,14 @@ class Attendee(Base):
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(50), nullable=True)
     title: Mapped[str | None] = mapped_column(String(NAME_LEN), nullable=True)
+    share_level: Mapped[str] = mapped_column(
+        String(16), default=SHARE_LEVEL_DEFAULT, server_default=SHARE_LEVEL_DEFAULT
+    )
+    share_with: Mapped[str] = mapped_column(
+        String(16), default=SHARE_WITH_DEFAULT, server_default=SHARE_WITH_DEFAULT
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Badge(Base):

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from protocol.api import DetectionSettings
+from server.services.consent import ShareLevel, ShareWith
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_IMPORT_ROWS = 10_000
@@ -56,8 +57,13 @@ def detection_settings(values: dict[str, Any]) -> DetectionSettings:
     Raises:
         ValueError: an unknown field or a value out of the protocol's range.
     """
+    # JSON Schema's "integer" includes 20.0; msgspec's strict int does not
+    whole = {
+        k: int(v) if isinstance(v, float) and v.is_integer() and abs(v) < 2**53 else v
+        for k, v in values.items()
+    }
     try:
-        return msgspec.convert(values, DetectionSettings)
+        return msgspec.convert(whole, DetectionSettings)
     except msgspec.ValidationError as exc:
         raise ValueError(str(exc)) from exc
 
@@ -136,6 +142,20 @@ class AttendeeIn(BaseModel):
     email: Annotated[_Email | None, _Blank] = None
     phone: Annotated[_Phone | None, _Blank] = None
     title: OptionalText = None
+    share_level: ShareLevel = "name_company"
+    share_with: ShareWith = "met"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_consent_is_default(cls, data: Any) -> Any:
+        # a CSV column left empty means "not chosen", i.e. the default
+        if isinstance(data, dict):
+            blank = [
+                k for k in ("share_level", "share_with") if _blank_to_none(data.get(k)) is None
+            ]
+            if blank:
+                data = {k: v for k, v in data.items() if k not in blank}
+        return data
 
 
 class AttendeeOut(BaseModel):
@@ -150,6 +170,9 @@ class AttendeeOut(BaseModel):
     email: str | None
     phone: str | None
     title: str | None
+    share_level: str
+    share_with: str
+    erased_at: datetime | None
     badge: str | None = None
 
 
@@ -252,3 +275,125 @@ class Stats(BaseModel):
     taps: int
     connections: int
     total_contact_seconds: int
+
+
+class Consent(BaseModel):
+    """What the people an attendee met may see of them (see ``server.services.consent``)."""
+
+    share_level: ShareLevel = Field(
+        description="none: nothing; name_company: name and company; full: also title, "
+        "email and phone."
+    )
+    share_with: ShareWith = Field(
+        description="tapped: only people they tapped badges with; met: everyone they "
+        "verifiably met. A tap always counts as consent for that pair."
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        from_attributes=True,
+        json_schema_extra={"examples": [{"share_level": "full", "share_with": "tapped"}]},
+    )
+
+
+class AttendeeSelf(BaseModel):
+    """An attendee's own data, as they see it through their personal link."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    event_id: str
+    name: str
+    company: str | None
+    title: str | None
+    email: str | None
+    phone: str | None
+    share_level: str
+    share_with: str
+
+
+class AttendeeLinkOut(BaseModel):
+    """A personal self-service link for one attendee (a bearer secret: hand it to them only)."""
+
+    token: str
+    path: str
+    expires_at: datetime
+
+
+class GatewayOut(BaseModel):
+    """A gateway as the organizer sees it: when it last fetched its registry."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    zone: str
+    created_at: datetime
+    last_seen: datetime | None
+
+
+class AttendeeUpdate(BaseModel):
+    """Fields of an attendee to change; absent fields stay, ``null`` clears an optional one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"company": "Analytical Engines", "title": "CTO"}]},
+    )
+
+    external_id: Annotated[_ExternalId | None, _Blank] = None
+    name: Name | None = None
+    company: OptionalText = None
+    email: Annotated[_Email | None, _Blank] = None
+    phone: Annotated[_Phone | None, _Blank] = None
+    title: OptionalText = None
+
+    @model_validator(mode="after")
+    def _name_is_not_cleared(self) -> AttendeeUpdate:
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name cannot be cleared")
+        return self
+
+
+class DegreeCount(BaseModel):
+    """How many attendees have exactly ``contacts`` connections."""
+
+    contacts: int
+    attendees: int
+
+
+class Connected(BaseModel):
+    """One of the most connected attendees."""
+
+    attendee: int
+    name: str
+    contacts: int
+    total_contact_seconds: int
+
+
+class HourCount(BaseModel):
+    """Distinct attendees with a meeting starting in the hour beginning at ``hour``."""
+
+    hour: datetime
+    attendees: int
+
+
+class NetworkStats(BaseModel):
+    """The shape of an event's contact network."""
+
+    attendees: int
+    connected_pairs: int
+    mean_contacts: float
+    degree_distribution: list[DegreeCount]
+    most_connected: list[Connected]
+    active_attendees_per_hour: list[HourCount]
+
+
+class BadgeOut(BaseModel):
+    """A badge as the organizer sees it (public data only)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    attendee_id: int
+    revoked: bool
+    created_at: datetime

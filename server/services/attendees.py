@@ -18,13 +18,22 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.errors import BadRequest, NotFound, PayloadTooLarge
+from server.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from server.models import Attendee, Badge
 from server.schemas import MAX_IMPORT_ROWS, AttendeeIn, ImportResult, ImportRowError
 
 logger = logging.getLogger(__name__)
 
-CSV_COLUMNS = ("name", "company", "email", "phone", "title", "external_id")
+CSV_COLUMNS = (
+    "name",
+    "company",
+    "email",
+    "phone",
+    "title",
+    "external_id",
+    "share_level",
+    "share_with",
+)
 """Columns an import CSV may have; ``name`` is required, unknown columns are ignored."""
 
 
@@ -214,3 +223,32 @@ def list_attendees(
         )
     query = query.order_by(Attendee.id).limit(limit).offset(offset)
     return [(attendee, badge) for attendee, badge in session.execute(query)]
+
+
+def update_attendee(session: Session, attendee: Attendee, changes: dict[str, Any]) -> Attendee:
+    """Apply ``changes`` (validated field values) to an attendee.
+
+    Raises:
+        Conflict: the attendee was erased (``attendee_erased``), or the new email or
+            external id belongs to another attendee of the event (``duplicate_attendee``).
+    """
+    if attendee.erased_at is not None:
+        raise Conflict(f"attendee {attendee.id} was erased", code="attendee_erased")
+    for field, value in changes.items():
+        setattr(attendee, field, value)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(
+            "another attendee of this event has this email or external_id",
+            code="duplicate_attendee",
+        ) from exc
+    logger.info("attendee updated event=%s attendee=%s", attendee.event_id, attendee.id)
+    return attendee
+
+
+def active_badge(session: Session, attendee_id: int) -> str | None:
+    """Return the id of the attendee's badge that is not revoked, if any."""
+    query = select(Badge.id).where(Badge.attendee_id == attendee_id, ~Badge.revoked)
+    return session.scalars(query).first()

@@ -92,3 +92,30 @@ def build_registry(session: Session, gateway: Gateway, now: datetime) -> Registr
         settings=detection_settings_of(event),
         badges=badges,
     )
+
+
+def list_gateways(session: Session, event_id: str) -> list[Gateway]:
+    """Return the event's gateways, by id."""
+    query = select(Gateway).where(Gateway.event_id == event_id).order_by(Gateway.id)
+    return list(session.scalars(query))
+
+
+def get_gateway(session: Session, event_id: str, gateway_id: str) -> Gateway:
+    """Return one gateway of the event.
+
+    Raises:
+        NotFound: no such gateway in this event (code ``gateway_not_found``).
+    """
+    gateway = session.get(Gateway, (event_id, gateway_id))
+    if gateway is None:
+        raise NotFound(f"no gateway {gateway_id} in event {event_id}", code="gateway_not_found")
+    return gateway
+
+
+def rotate_token(session: Session, gateway: Gateway, token_bytes: TokenBytes) -> str:
+    """Give the gateway a new token (returned once); the old one stops working at once."""
+    token = new_token(token_bytes, TOKEN_PREFIX)
+    gateway.token_sha256 = hash_token(token)
+    session.commit()
+    logger.info("gateway token rotated event=%s gateway=%s", gateway.event_id, gateway.id)
+    return token

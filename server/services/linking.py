@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import BigInteger, ColumnElement, Select, case, cast, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from server.models import Attendee, Badge, Event, Meeting
 from server.services.events import detection_settings_of
@@ -73,25 +73,28 @@ class Connection:
         return "tap" if self.is_tapped else "proximity"
 
 
+def _total(value: ColumnElement[Any] | InstrumentedAttribute[int]) -> ColumnElement[Any]:
+    # PostgreSQL sums bigints as numeric (Decimal in Python); keep integers integers
+    return cast(func.coalesce(func.sum(value), 0), BigInteger)
+
+
 def _proximity_seconds() -> ColumnElement[Any]:
-    return func.coalesce(
-        func.sum(case((Meeting.kind == "proximity", Meeting.contact_seconds), else_=0)), 0
-    )
+    return _total(case((Meeting.kind == "proximity", Meeting.contact_seconds), else_=0))
 
 
 def _taps() -> ColumnElement[Any]:
-    return func.coalesce(func.sum(case((Meeting.kind == "tap", 1), else_=0)), 0)
+    return _total(case((Meeting.kind == "tap", 1), else_=0))
 
 
 def _is_linked(threshold: int) -> ColumnElement[bool]:
-    """THE linking rule, as a HAVING clause over one pair's meetings."""
+    """THE linking rule, as a HAVING clause over one pair's meetings (``is_linked`` in Python)."""
     return or_(_proximity_seconds() >= threshold, _taps() > 0)
 
 
 def _aggregates() -> list[ColumnElement[Any]]:
     return [
         _proximity_seconds().label("proximity_seconds"),
-        func.coalesce(func.sum(Meeting.contact_seconds), 0).label("total_contact_seconds"),
+        _total(Meeting.contact_seconds).label("total_contact_seconds"),
         func.count(Meeting.id).label("meetings"),
         _taps().label("taps"),
         func.min(Meeting.first_seen).label("first_seen"),
@@ -145,20 +148,41 @@ def count_connections(session: Session, event: Event) -> int:
     return int(session.scalar(select(func.count()).select_from(pairs)) or 0)
 
 
+def is_linked(proximity_seconds: int, taps: int, threshold: int) -> bool:
+    """THE linking rule in Python (same as ``_is_linked``), for per-attendee folding."""
+    return proximity_seconds >= threshold or taps > 0
+
+
 def connections_of(session: Session, event: Event, attendee_id: int) -> list[Connection]:
-    """Return the attendee's connections, longest total contact first."""
+    """Return the attendee's connections, longest total contact first.
+
+    One query groups the attendee's meetings by (other attendee, zone); the zones of a
+    pair are folded together here and the linking rule applied to the folded totals.
+    """
     other = case((_x == attendee_id, _y), else_=_x)
-    involved = meetings_of(event.id, attendee_id)
-    query = _joined(select(other.label("other"), *_aggregates()), involved)
-    query = query.group_by(other).having(_is_linked(_link_threshold(event)))
-    totals = {row[0]: row for row in session.execute(query)}
+    query = _joined(
+        select(other.label("other"), Meeting.zone, *_aggregates()),
+        meetings_of(event.id, attendee_id),
+    ).group_by(other, Meeting.zone)
+    folded: dict[int, list[Any]] = {}
+    zones: dict[int, set[str]] = {}
+    for other_id, zone, proximity, total, meetings, taps, first, last in session.execute(query):
+        acc = folded.get(other_id)
+        if acc is None:
+            folded[other_id] = [proximity, total, meetings, taps, first, last]
+        else:
+            acc[0] += proximity
+            acc[1] += total
+            acc[2] += meetings
+            acc[3] += taps
+            acc[4] = min(acc[4], first)
+            acc[5] = max(acc[5], last)
+        if zone:
+            zones.setdefault(other_id, set()).add(zone)
+    threshold = _link_threshold(event)
+    totals = {k: v for k, v in folded.items() if is_linked(v[0], v[3], threshold)}
     if not totals:
         return []
-    zones_query = _joined(select(other, Meeting.zone).distinct(), involved)
-    zones: dict[int, list[str]] = {}
-    for other_id, zone in session.execute(zones_query):
-        if zone and other_id in totals:
-            zones.setdefault(other_id, []).append(zone)
     ids = sorted(totals)
     attendees: dict[int, Attendee] = {}
     for start in range(0, len(ids), 500):
@@ -169,12 +193,12 @@ def connections_of(session: Session, event: Event, attendee_id: int) -> list[Con
     connections = [
         Connection(
             other=attendees[other_id],
-            first_seen=row[5],
-            last_seen=row[6],
-            total_contact_seconds=row[2],
-            meetings=row[3],
-            taps=row[4],
-            zones=sorted(zones.get(other_id, [])),
+            first_seen=row[4],
+            last_seen=row[5],
+            total_contact_seconds=row[1],
+            meetings=row[2],
+            taps=row[3],
+            zones=sorted(zones.get(other_id, ())),
         )
         for other_id, row in totals.items()
     ]

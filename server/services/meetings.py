@@ -23,12 +23,14 @@ class MeetingFilter:
         kind: ``"proximity"`` or ``"tap"``.
         since: meetings still going on at or after this event time (``last_seen >= since``).
         until: meetings that started at or before this event time (``first_seen <= until``).
+        zone: meetings recorded in this zone.
     """
 
     attendee: int | None = None
     kind: str | None = None
     since: int | None = None
     until: int | None = None
+    zone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ def list_meetings(
         query = query.where(Meeting.last_seen >= where.since)
     if where.until is not None:
         query = query.where(Meeting.first_seen <= where.until)
+    if where.zone is not None:
+        query = query.where(Meeting.zone == where.zone)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = query.order_by(Meeting.first_seen, Meeting.id).limit(limit).offset(offset)
     views = [MeetingView(m, a, b) for m, a, b in session.execute(page)]

@@ -30,7 +30,9 @@ BADGE_ID_BYTES = 5
 
 def _unbadged(session: Session, event_id: str) -> list[Attendee]:
     active = select(Badge.attendee_id).where(Badge.event_id == event_id, ~Badge.revoked)
-    query = select(Attendee).where(Attendee.event_id == event_id, Attendee.id.not_in(active))
+    query = select(Attendee).where(
+        Attendee.event_id == event_id, Attendee.id.not_in(active), Attendee.erased_at.is_(None)
+    )
     return list(session.scalars(query.order_by(Attendee.id)))
 
 
@@ -46,6 +48,10 @@ def _chosen(session: Session, event_id: str, attendee_ids: Sequence[int]) -> lis
     if missing:
         shown = ", ".join(str(i) for i in missing[:20])
         raise NotFound(f"no attendee {shown} in event {event_id}", code="attendee_not_found")
+    erased = [i for i in attendee_ids if found[i].erased_at is not None]
+    if erased:
+        shown = ", ".join(str(i) for i in erased[:20])
+        raise Conflict(f"attendee {shown} was erased", code="attendee_erased")
     badged: list[int] = []
     for start in range(0, len(attendee_ids), 500):
         chunk = attendee_ids[start : start + 500]
@@ -129,3 +135,44 @@ def provision_badges(
         ) from exc
     logger.info("badges provisioned event=%s n=%d", event.id, len(rows))
     return bundles
+
+
+def revoke_badge(session: Session, event_id: str, badge_id: str) -> Badge:
+    """Revoke a badge (lost, stolen); its meetings keep their owner. Idempotent.
+
+    Raises:
+        NotFound: no such badge in this event (code ``badge_not_found``).
+    """
+    badge = session.get(Badge, badge_id)
+    if badge is None or badge.event_id != event_id:
+        raise NotFound(f"no badge {badge_id} in event {event_id}", code="badge_not_found")
+    if not badge.revoked:
+        badge.revoked = True
+        session.commit()
+        logger.info("badge revoked event=%s badge=%s", event_id, badge_id)
+    return badge
+
+
+def replace_badge(
+    session: Session, event: Event, attendee_id: int, *, now: datetime, token_bytes: TokenBytes
+) -> ProvisioningBundle:
+    """Revoke the attendee's active badge and provision a new one (a lost badge).
+
+    Meetings stay with the attendee: they are mapped to attendees through every badge
+    the attendee ever had, revoked or not.
+
+    Raises:
+        NotFound: no such attendee in this event.
+        Conflict: the attendee was erased (``attendee_erased``).
+    """
+    active = select(Badge).where(
+        Badge.event_id == event.id, Badge.attendee_id == attendee_id, ~Badge.revoked
+    )
+    for badge in session.scalars(active):
+        badge.revoked = True
+    session.flush()
+    (bundle,) = provision_badges(
+        session, event, attendee_ids=[attendee_id], now=now, token_bytes=token_bytes
+    )
+    logger.info("badge replaced event=%s attendee=%s badge=%s", event.id, attendee_id, bundle.badge)
+    return bundle

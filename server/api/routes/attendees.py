@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query, Response, status
 
 from server.api.body import csv_body
 from server.api.openapi import ERROR_RESPONSES
-from server.deps import NowDep, OwnedEvent, SessionDep
-from server.schemas import MAX_IMPORT_ROWS, AttendeeOut, ConnectionOut, ImportResult
-from server.services.attendees import get_attendee, import_attendees, list_attendees, parse_csv
+from server.deps import LinkSecretDep, NowDep, OwnedEvent, SessionDep, SettingsDep
+from server.schemas import (
+    MAX_IMPORT_ROWS,
+    AttendeeLinkOut,
+    AttendeeOut,
+    AttendeeUpdate,
+    ConnectionOut,
+    ImportResult,
+)
+from server.services.attendees import (
+    active_badge,
+    get_attendee,
+    import_attendees,
+    list_attendees,
+    parse_csv,
+    update_attendee,
+)
+from server.services.erasure import erase_attendee
 from server.services.exports import utc_datetime
 from server.services.linking import connections_of
+from server.services.links import issue_link
 
 router = APIRouter(
     prefix="/events/{event}/attendees", tags=["attendees"], responses=ERROR_RESPONSES
@@ -54,7 +71,8 @@ def post_attendees_csv(
 ) -> ImportResult:
     """Import attendees from UTF-8 CSV with a header row (header = row 1, data from row 2).
 
-    Columns: name (required), company, email, phone, title, external_id; others are ignored.
+    Columns: name (required), company, email, phone, title, external_id, share_level
+    (none, name_company, full), share_with (tapped, met); others are ignored.
     """
     return import_attendees(session, event.id, parse_csv(body), now)
 
@@ -97,3 +115,42 @@ def get_connections(
         )
         for c in connections_of(session, event, attendee.id)
     ]
+
+
+@router.post("/{attendee_id}/link", status_code=status.HTTP_201_CREATED)
+def post_link(
+    event: OwnedEvent,
+    attendee_id: AttendeeId,
+    session: SessionDep,
+    settings: SettingsDep,
+    secret: LinkSecretDep,
+    now: NowDep,
+) -> AttendeeLinkOut:
+    """Issue the attendee's personal self-service link (send it to them, e.g. by email)."""
+    attendee = get_attendee(session, event.id, attendee_id)
+    link = issue_link(secret, attendee, now + timedelta(days=settings.link_valid_days))
+    return AttendeeLinkOut(
+        token=link.token,
+        path=f"/api/v1/me/{link.token}",
+        expires_at=utc_datetime(link.expires_at),
+    )
+
+
+@router.delete("/{attendee_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def delete_attendee(
+    event: OwnedEvent, attendee_id: AttendeeId, session: SessionDep, now: NowDep
+) -> Response:
+    """Erase the attendee's personal data (on their request); meetings stay, pseudonymous."""
+    erase_attendee(session, get_attendee(session, event.id, attendee_id), now)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.patch("/{attendee_id}")
+def patch_attendee(
+    body: AttendeeUpdate, event: OwnedEvent, attendee_id: AttendeeId, session: SessionDep
+) -> AttendeeOut:
+    """Change an attendee's registration data (consent is the attendee's own, via their link)."""
+    attendee = get_attendee(session, event.id, attendee_id)
+    update_attendee(session, attendee, body.model_dump(exclude_unset=True))
+    badge = active_badge(session, attendee.id)
+    return AttendeeOut.model_validate(attendee).model_copy(update={"badge": badge})

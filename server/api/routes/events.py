@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from server.api.openapi import ERROR_RESPONSES
 from server.deps import NowDep, OrganizerAuth, OwnedEvent, SessionDep
-from server.schemas import EventCreate, EventOut, Stats
+from server.schemas import EventCreate, EventOut, NetworkStats, Stats
 from server.services.events import create_event, list_events
-from server.services.stats import event_stats
+from server.services.stats import event_stats, network_stats
 
 router = APIRouter(prefix="/events", tags=["events"], responses=ERROR_RESPONSES)
 
@@ -46,3 +48,13 @@ def get_event(event: OwnedEvent) -> EventOut:
 def get_stats(event: OwnedEvent, session: SessionDep) -> Stats:
     """Counts of attendees, badges, gateways, meetings, taps and connections."""
     return event_stats(session, event)
+
+
+@router.get("/{event}/stats/network")
+def get_network_stats(
+    event: OwnedEvent,
+    session: SessionDep,
+    top: Annotated[int, Query(ge=1, le=1000, description="How many most connected.")] = 10,
+) -> NetworkStats:
+    """Degree distribution, mean contacts, most connected attendees, active attendees per hour."""
+    return network_stats(session, event, top=top)

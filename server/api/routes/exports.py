@@ -1,34 +1,91 @@
-"""Attendee export ("people I met") as a CSV download."""
+"""Organizer exports: one attendee's "people I met" (CSV, vCard, JSON) and the whole network."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from server.api.export_responses import attendee_export, content_doc, file_response
 from server.api.openapi import ERROR_RESPONSES
 from server.api.routes.attendees import AttendeeId
-from server.deps import OwnedEvent, SessionDep
+from server.deps import DatabaseDep, OwnedEvent, SessionDep, TokenBytesDep
 from server.services.attendees import get_attendee
-from server.services.exports import export_rows, render_csv
+from server.services.network import render_graphml, render_network_csv, render_tij
 
-router = APIRouter(prefix="/events/{event}/attendees", tags=["exports"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/events/{event}", tags=["exports"], responses=ERROR_RESPONSES)
+
+_PEOPLE = "The attendee's connections as their consent settings allow others to see them."
 
 
 @router.get(
-    "/{attendee_id}/export.csv",
+    "/attendees/{attendee_id}/export.csv",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses=content_doc("csv", _PEOPLE),
 )
-def get_export(
+def get_export_csv(
     event: OwnedEvent, attendee_id: AttendeeId, session: SessionDep
 ) -> StreamingResponse:
-    """CSV of the attendee's connections: name, company, email, first/last met, minutes, how."""
-    attendee = get_attendee(session, event.id, attendee_id)
-    # rows are computed now, while the session is open; only rendering is streamed
-    rows = export_rows(session, event, attendee)
-    filename = f"{event.id}-{attendee.id}-connections.csv"
-    return StreamingResponse(
-        render_csv(rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    """CSV: name, company, title, email, phone (as consented), first/last met, minutes, how."""
+    return attendee_export(session, event, get_attendee(session, event.id, attendee_id), "csv")
+
+
+@router.get(
+    "/attendees/{attendee_id}/export.vcf",
+    response_class=StreamingResponse,
+    responses=content_doc("vcf", _PEOPLE),
+)
+def get_export_vcf(
+    event: OwnedEvent, attendee_id: AttendeeId, session: SessionDep
+) -> StreamingResponse:
+    """vCard 4.0, one card per person met; how and when in NOTE and X-INPERSON-* properties."""
+    return attendee_export(session, event, get_attendee(session, event.id, attendee_id), "vcf")
+
+
+@router.get(
+    "/attendees/{attendee_id}/export.json",
+    response_class=StreamingResponse,
+    responses=content_doc("json", _PEOPLE),
+)
+def get_export_json(
+    event: OwnedEvent, attendee_id: AttendeeId, session: SessionDep
+) -> StreamingResponse:
+    """JSON: ``{"event", "attendee", "connections": [...]}``; hidden details are absent."""
+    return attendee_export(session, event, get_attendee(session, event.id, attendee_id), "json")
+
+
+@router.get(
+    "/network.csv",
+    response_class=StreamingResponse,
+    responses=content_doc("csv", "One row per connected pair."),
+)
+def get_network_csv(event: OwnedEvent, database: DatabaseDep) -> StreamingResponse:
+    """The contact network as CSV: ids, names, companies, times, meetings, taps (streamed)."""
+    return file_response(
+        render_network_csv(database.session, event), "csv", f"{event.id}-network.csv"
+    )
+
+
+@router.get(
+    "/network.graphml",
+    response_class=StreamingResponse,
+    responses=content_doc("graphml", "Attendees as nodes, connections as weighted edges."),
+)
+def get_network_graphml(event: OwnedEvent, database: DatabaseDep) -> StreamingResponse:
+    """The contact network as GraphML (Gephi, networkx, igraph), streamed."""
+    return file_response(
+        render_graphml(database.session, event), "graphml", f"{event.id}-network.graphml"
+    )
+
+
+@router.get(
+    "/contacts.tij",
+    response_class=StreamingResponse,
+    responses=content_doc("tij", "SocioPatterns `t i j` lines, anonymised."),
+)
+def get_contacts_tij(
+    event: OwnedEvent, database: DatabaseDep, token_bytes: TokenBytesDep
+) -> StreamingResponse:
+    """Research export: one ``t i j`` line per contact window; fresh pseudonyms per download."""
+    return file_response(
+        render_tij(database.session, event, token_bytes(32)), "tij", f"{event.id}-contacts.tij"
     )

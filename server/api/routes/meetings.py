@@ -63,12 +63,13 @@ def get_meetings(
     kind: Literal["proximity", "tap"] | None = None,
     since: Annotated[datetime | None, Query(description="Meetings ending at or after.")] = None,
     until: Annotated[datetime | None, Query(description="Meetings starting at or before.")] = None,
+    zone: Annotated[str | None, Query(max_length=200, description="Recorded in this zone.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> MeetingPage:
     """Meetings of the event in event-time order, filtered and paginated."""
     where = MeetingFilter(
-        attendee=attendee, kind=kind, since=_seconds(since), until=_seconds(until)
+        attendee=attendee, kind=kind, since=_seconds(since), until=_seconds(until), zone=zone
     )
     total, views = list_meetings(session, event.id, where, limit=limit, offset=offset)
     items = [

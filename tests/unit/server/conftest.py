@@ -1,7 +1,14 @@
-"""Fixtures for server tests: a fresh app on a temporary SQLite file, and a small API driver."""
+"""Fixtures for server tests: a fresh app on SQLite *and* on PostgreSQL, and a small API driver.
+
+``database_url`` is parametrised, so every test using the ``settings``/``app``/``client``
+fixtures runs twice: on a temporary SQLite file and on a fresh database of a real
+PostgreSQL server (``tests.postgres``) that the session starts. Missing PostgreSQL
+binaries fail the run with instructions; they never skip it.
+"""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,13 +18,16 @@ from typing import Any
 import httpx2
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import inspect, text
 from starlette.testclient import TestClient
 
 from protocol.api import Meeting, MeetingBatch
 from protocol.encoding import encode_json
 from protocol.ids import meeting_id
 from server.config import ServerSettings
+from server.db import make_engine, migrate
 from server.main import create_app
+from tests.postgres import PostgresServer, find_pg_bin
 
 ORGANIZER_TOKEN = "organizer-secret-for-tests"
 T0 = 1_717_232_400  # 2024-06-01T09:00:00Z, event time of the test meetings
@@ -44,11 +54,29 @@ def bearer(token: str) -> dict[str, str]:
 ORG = bearer(ORGANIZER_TOKEN)
 
 
+def dump_database(url: str) -> str:
+    """Return every value stored in every table of the database, as text (any backend)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = inspect(connection).get_table_names()
+            lines = [
+                repr(tuple(row))
+                for table in tables
+                for row in connection.execute(text(f'SELECT * FROM "{table}"'))
+            ]
+    finally:
+        engine.dispose()
+    return "\n".join(lines)
+
+
 def make_settings(tmp: Path, **overrides: Any) -> ServerSettings:
     """Settings on a fresh SQLite file in ``tmp``."""
     values: dict[str, Any] = {
         "database_url": f"sqlite:///{tmp / 'server.sqlite3'}",
         "organizer_token": ORGANIZER_TOKEN,
+        # no background purge racing with the test's requests (test_retention turns it on)
+        "retention_interval_s": 0,
         **overrides,
     }
     return ServerSettings(**values)
@@ -177,9 +205,50 @@ def clock() -> StepClock:
     return StepClock()
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole session (Debian's ``postgresql`` package)."""
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        pytest.fail(
+            "PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on PATH); "
+            "install it with `apt-get install -y postgresql`: the server suite runs on it too"
+        )
+    with PostgresServer(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once; tests get copies (migrating each one costs ~50 ms)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        migrate(engine)
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty, migrated database: a copy of a migrated SQLite file, or the session's PostgreSQL
+    database (emptied afterwards)."""
+    if request.param == "sqlite":
+        path = tmp_path / "server.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    yield server.shared_url
+    server.reset(server.shared_url)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> ServerSettings:
-    return make_settings(tmp_path)
+def settings(tmp_path: Path, database_url: str) -> ServerSettings:
+    return make_settings(tmp_path, database_url=database_url)
 
 
 @pytest.fixture
@@ -199,11 +268,25 @@ def api(client: TestClient) -> Api:
 
 
 def build_scenario(
-    api: Api, event: str = "ev1", names: Sequence[str] = ("Ada", "Bob", "Cy", "Di"), **settings: int
+    api: Api,
+    event: str = "ev1",
+    names: Sequence[str] = ("Ada", "Bob", "Cy", "Di"),
+    *,
+    share_level: str | None = None,
+    **settings: int,
 ) -> Scenario:
-    """Create an event, attendees (with companies and emails), badges and gateway ``gw1``."""
+    """Create an event, attendees (with companies and emails), badges and gateway ``gw1``.
+
+    Args:
+        share_level: every attendee's consent level (default: the server's default).
+    """
     api.create_event(event, **settings)
-    rows = [{"name": n, "company": f"{n} Corp", "email": f"{n.lower()}@example.org"} for n in names]
+    rows: list[dict[str, Any]] = [
+        {"name": n, "company": f"{n} Corp", "email": f"{n.lower()}@example.org"} for n in names
+    ]
+    if share_level is not None:
+        for row in rows:
+            row["share_level"] = share_level
     ids = api.add_attendees(event, rows)
     bundles = api.provision(event, ids)
     token = api.register_gateway(event, "gw1", zone="hall")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
@@ -98,6 +99,7 @@ def test_data_survives_a_new_app_on_the_same_database(tmp_path: Path) -> None:
         assert [e["id"] for e in second.get("/api/v1/events", headers=ORG).json()] == ["e"]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(app: FastAPI, client: TestClient) -> None:
     from sqlalchemy import text
 

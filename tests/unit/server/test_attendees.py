@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.server.conftest import ORG, Api
+from tests.unit.server.conftest import ORG, Api, Scenario
 
 CSV_URL = "/api/v1/events/ev/attendees/import"
 JSON_URL = "/api/v1/events/ev/attendees"
@@ -165,3 +165,29 @@ def test_attendees_are_per_event(api: Api, event: str) -> None:
     ).json()
     assert other == {"created": 1, "errors": []}
     assert _names(api) == ["A"]
+
+
+def test_patch_changes_only_the_given_fields(scenario: Scenario) -> None:
+    client = scenario.api.client
+    ada = scenario.attendees["Ada"]
+    url = f"/api/v1/events/ev1/attendees/{ada}"
+    response = client.patch(url, json={"title": "CTO", "company": None}, headers=ORG)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["name"], body["company"], body["title"], body["email"]) == (
+        "Ada",
+        None,
+        "CTO",
+        "ada@example.org",
+    )
+    assert body["badge"] == scenario.badges["Ada"]
+    taken = client.patch(url, json={"email": "BOB@example.org"}, headers=ORG)
+    assert (taken.status_code, taken.json()["code"]) == (409, "duplicate_attendee")
+    for bad in ({"name": None}, {"email": "nope"}, {"share_level": "full"}, {"name": ""}):
+        invalid = client.patch(url, json=bad, headers=ORG)
+        assert (invalid.status_code, invalid.json()["code"]) == (422, "invalid_request"), bad
+    assert client.delete(url, headers=ORG).status_code == 204
+    erased = client.patch(url, json={"name": "Ada again"}, headers=ORG)
+    assert (erased.status_code, erased.json()["code"]) == (409, "attendee_erased")
+    other_event = client.patch(f"/api/v1/events/ev2/attendees/{ada}", json={}, headers=ORG)
+    assert other_event.status_code == 404

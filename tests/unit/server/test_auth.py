@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tests.unit.server.conftest import (
     Scenario,
     bearer,
     build_scenario,
+    dump_database,
     make_settings,
     proximity,
 )
@@ -138,12 +138,7 @@ def test_other_organizers_event_is_403(scenario: Scenario, settings: ServerSetti
 
 
 def test_tokens_are_stored_only_as_hashes(scenario: Scenario, settings: ServerSettings) -> None:
-    path = Path(settings.database_url.removeprefix("sqlite:///"))
-    connection = sqlite3.connect(path)
-    try:
-        dump = "\n".join(connection.iterdump())
-    finally:
-        connection.close()
+    dump = dump_database(settings.database_url)
     assert ORGANIZER_TOKEN not in dump
     assert scenario.token not in dump
     assert hash_token(ORGANIZER_TOKEN) in dump
@@ -151,11 +146,11 @@ def test_tokens_are_stored_only_as_hashes(scenario: Scenario, settings: ServerSe
 
 
 def test_settings_override_changes_the_organizer_token(
-    app: FastAPI, client: TestClient, tmp_path: Path
+    app: FastAPI, client: TestClient, tmp_path: Path, settings: ServerSettings
 ) -> None:
     assert client.get("/api/v1/events", headers=ORG).status_code == 200
     app.dependency_overrides[get_settings] = lambda: make_settings(
-        tmp_path, organizer_token="rotated-token-value"
+        tmp_path, database_url=settings.database_url, organizer_token="rotated-token-value"
     )
     try:
         assert client.get("/api/v1/events", headers=ORG).status_code == 401
@@ -164,7 +159,7 @@ def test_settings_override_changes_the_organizer_token(
         )
     finally:
         app.dependency_overrides.clear()
-    database = Database(make_engine(f"sqlite:///{tmp_path / 'server.sqlite3'}"))
+    database = Database(make_engine(settings.database_url))
     with database.session() as session:
         organizers = session.scalars(select(Organizer)).all()
     database.dispose()

@@ -19,7 +19,12 @@ def _export(s: Scenario, name: str) -> tuple[str, str]:
 
 
 def test_export_of_a_small_scenario(api: Api) -> None:
-    s = build_scenario(api, names=("Ada", "Bob", "Cy", "Di", "Eve"), link_threshold_seconds=120)
+    s = build_scenario(
+        api,
+        names=("Ada", "Bob", "Cy", "Di", "Eve"),
+        share_level="full",
+        link_threshold_seconds=120,
+    )
     b = s.badges
     s.api.ingest_ok(
         s.token,
@@ -39,12 +44,12 @@ def test_export_of_a_small_scenario(api: Api) -> None:
     text, disposition = _export(s, "Ada")
     assert disposition == f'attachment; filename="ev1-{s.attendees["Ada"]}-connections.csv"'
     assert text == (
-        "name,company,email,first_met,last_met,total_minutes,meetings,where,how\r\n"
-        "Bob,Bob Corp,bob@example.org,2024-06-01T09:00:00Z,2024-06-01T09:11:40Z,5.0,3,"
+        "name,company,title,email,phone,first_met,last_met,total_minutes,meetings,where,how\r\n"
+        "Bob,Bob Corp,,bob@example.org,,2024-06-01T09:00:00Z,2024-06-01T09:11:40Z,5.0,3,"
         "hall; stage,tap+proximity\r\n"
-        "Di,Di Corp,di@example.org,2024-06-01T09:01:00Z,2024-06-01T09:03:20Z,2.3,1,lobby,"
+        "Di,Di Corp,,di@example.org,,2024-06-01T09:01:00Z,2024-06-01T09:03:20Z,2.3,1,lobby,"
         "proximity\r\n"
-        "Cy,Cy Corp,cy@example.org,2024-06-01T09:00:30Z,2024-06-01T09:00:30Z,0.0,1,hall,tap\r\n"
+        "Cy,Cy Corp,,cy@example.org,,2024-06-01T09:00:30Z,2024-06-01T09:00:30Z,0.0,1,hall,tap\r\n"
     )
     # Eve sees nobody: her only meeting is below the threshold
     eve_text, _ = _export(s, "Eve")
@@ -52,7 +57,9 @@ def test_export_of_a_small_scenario(api: Api) -> None:
 
 
 def test_cells_that_look_like_formulas_are_neutralised(api: Api) -> None:
-    s = build_scenario(api, names=("Ada", "=HYPERLINK(1)"), link_threshold_seconds=0)
+    s = build_scenario(
+        api, names=("Ada", "=HYPERLINK(1)"), share_level="full", link_threshold_seconds=0
+    )
     s.api.ingest_ok(
         s.token,
         [tap(s.event, s.badges["Ada"], s.badges["=HYPERLINK(1)"], T0, gateway=s.gateway)],

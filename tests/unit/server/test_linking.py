@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import random
 from typing import Any
 
 import pytest
@@ -184,3 +187,38 @@ def test_attendee_of_another_event_is_not_found(api: Api) -> None:
         f"/api/v1/events/one/attendees/{other.attendees['Zed']}/connections", headers=ORG
     )
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_per_attendee_connections_agree_with_the_network(api: Api, seed: int) -> None:
+    """connections_of folds in Python; the network export applies the rule in SQL."""
+    names = ("Ada", "Bob", "Cy", "Di", "Eve", "Fay")
+    s = build_scenario(api, names=names, link_threshold_seconds=100)
+    rng = random.Random(seed)
+    meetings = []
+    for k in range(40):
+        a, b = rng.sample(names, 2)
+        start = T0 + 200 * k
+        zone = rng.choice(("", "stage", "lobby"))
+        if rng.random() < 0.1:
+            meetings.append(tap(s.event, s.badges[a], s.badges[b], start, gateway="gw1", zone=zone))
+        else:
+            windows = rng.randint(1, 4)
+            meetings.append(
+                proximity(
+                    s.event, s.badges[a], s.badges[b], start, windows, gateway="gw1", zone=zone
+                )
+            )
+    s.api.ingest_ok(s.token, meetings)
+    network = s.api.client.get(f"/api/v1/events/{s.event}/network.csv", headers=ORG).text
+    pairs = {
+        frozenset((r["name_a"], r["name_b"])): int(r["total_contact_seconds"])
+        for r in csv.DictReader(io.StringIO(network))
+    }
+    from_attendees = {
+        frozenset((name, c["name"])): c["total_contact_seconds"]
+        for name in names
+        for c in _connections(s, name)
+    }
+    assert from_attendees == pairs
+    assert len(pairs) == _connections_count(s)

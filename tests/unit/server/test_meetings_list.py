@@ -20,7 +20,7 @@ def filled(scenario: Scenario) -> Scenario:
         [
             proximity(s.event, b["Ada"], b["Bob"], T0, 3, gateway=s.gateway),  # T0 .. T0+60
             proximity(s.event, b["Bob"], b["Cy"], T0 + 100, 3, gateway=s.gateway),  # ..T0+160
-            tap(s.event, b["Cy"], b["Di"], T0 + 200, gateway=s.gateway),
+            tap(s.event, b["Cy"], b["Di"], T0 + 200, gateway=s.gateway, zone="stage"),
             proximity(s.event, b["Di"], b["Ada"], T0 + 300, 3, gateway=s.gateway),  # ..T0+360
         ],
     )
@@ -55,6 +55,9 @@ def test_filters(filled: Scenario) -> None:
     assert _firsts(_page(s, until="2024-06-01T09:03:20+00:00")) == [0, 100, 200]
     assert _firsts(_page(s, since=T0 + 50, until=T0 + 200)) == [0, 100, 200]
     assert _page(s, attendee=999)["total"] == 0
+    assert _firsts(_page(s, zone="stage")) == [200]
+    assert _firsts(_page(s, zone="hall")) == [0, 100, 300]  # the gateway's zone by default
+    assert _page(s, zone="nowhere")["total"] == 0
 
 
 def test_pagination(filled: Scenario) -> None:

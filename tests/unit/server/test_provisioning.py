@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from protocol.messages import SightingReport
 from protocol.signing import BadgeKey, Verifier
 from protocol.topics import BadgeChannel, badge_topic, parse_badge_topic
 from server.config import ServerSettings
-from tests.unit.server.conftest import ORG, Api, bearer
+from tests.unit.server.conftest import ORG, Api, bearer, dump_database
 
 URL = "/api/v1/events/ev/badges"
 
@@ -72,11 +71,7 @@ def test_bundles_sign_what_the_registry_verifies(api: Api, people: list[int]) ->
 
 def test_seed_is_never_stored(api: Api, people: list[int], settings: ServerSettings) -> None:
     bundles = api.client.post(URL, json={"all_unbadged": True}, headers=ORG).json()
-    connection = sqlite3.connect(Path(settings.database_url.removeprefix("sqlite:///")))
-    try:
-        dump = "\n".join(connection.iterdump())
-    finally:
-        connection.close()
+    dump = dump_database(settings.database_url)
     for bundle in bundles:
         assert bundle["signing_seed"] not in dump
         assert bundle["ephid_key"] in dump

@@ -1,0 +1,58 @@
+"""Retention: meetings older than their event's ``retention_days`` are deleted.
+
+A meeting is the raw evidence of an encounter (who, when, where, which gateway, signal
+strength). It is kept for ``retention_days`` after the server received it
+(``received_at``, wall time: a replayed or simulated event is kept as long as a live
+one); then the purge deletes it. Connections and exports are computed from meetings, so once
+an event's meetings are all past the limit its "people I met" lists are empty too:
+attendees are meant to export during the event or soon after (the retention is an event
+setting, 1-3650 days, 30 by default). Attendee rows are not touched (erasure is separate).
+
+``purge_expired`` is idempotent and deletes in chunks, so it can run often; the server
+runs it on a schedule (``SERVER_RETENTION_INTERVAL_S``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from server.models import Event, Meeting
+from server.services.events import detection_settings_of
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 5000
+
+
+def retention_cutoff(event: Event, now: datetime) -> datetime:
+    """Return the reception time before which an event's meetings have expired."""
+    return now - timedelta(days=detection_settings_of(event).retention_days)
+
+
+def purge_expired(session: Session, now: datetime) -> int:
+    """Delete every meeting received more than its event's retention before ``now``.
+
+    Returns:
+        How many meetings were deleted.
+    """
+    deleted = 0
+    for event in session.scalars(select(Event).order_by(Event.id)).all():
+        cutoff = retention_cutoff(event, now)
+        while True:
+            expired = (
+                select(Meeting.id)
+                .where(Meeting.event_id == event.id, Meeting.received_at < cutoff)
+                .limit(_CHUNK)
+            )
+            ids = list(session.scalars(expired))
+            if not ids:
+                break
+            session.execute(delete(Meeting).where(Meeting.id.in_(ids)))
+            session.commit()
+            deleted += len(ids)
+            logger.info("purged expired meetings event=%s n=%d", event.id, len(ids))
+    return deleted
