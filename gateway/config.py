@@ -31,6 +31,9 @@ class GatewaySettings(BaseSettings):
     watermark_quorum: int = Field(default=2, ge=1)
     segment_seconds: int = Field(default=300, ge=1)
     queue_size: int = Field(default=10_000, ge=1)
+    ble: bool = Field(default=False, description="scan BLE advertisements (bleak, BlueZ)")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="0 = no metrics endpoint")
     log_level: str = "INFO"
 
     @field_validator("token")

@@ -21,18 +21,22 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx2
 
 from gateway.backoff import Backoff
+from gateway.ble import ZonePresence, start_scanner, stop_scanner
 from gateway.clock import Clock, SystemClock
 from gateway.config import GatewaySettings
 from gateway.errors import JournalError, RegistryError
 from gateway.forwarder import Forwarder
 from gateway.journal import Journal, TinyDBJournal
+from gateway.lag import ForwardLag
+from gateway.metrics import MetricsEndpoint, StatusCollector
 from gateway.processor import Processor
 from gateway.registry import BadgeRegistry
+from gateway.registry_cache import RegistryCache
 from gateway.subscriber import MqttSubscriber, Received
 from gateway.uplink import Uplink
 from protocol.api import GatewayStatus, Meeting, Registry
@@ -75,20 +79,46 @@ async def run_gateway(
             )
         rng = random.Random()
         uplink = Uplink(http, settings.server_url, settings.token.get_secret_value())
-        registry = await fetch_registry(uplink, Backoff(1.0, RETRY_CAP_S, rng), stop)
+        cache = RegistryCache(settings.journal_dir)
+        backoff = Backoff(1.0, RETRY_CAP_S, rng)
+        registry = await fetch_registry(uplink, backoff, stop, cache=cache)
         if registry is None:
             logger.info("stopped before the registry arrived")
             return
-        gateway = Gateway(settings, registry, uplink, clock=SystemClock(), rng=rng)
+        gateway = Gateway(
+            settings, registry, uplink, clock=SystemClock(), rng=rng, registry_cache=cache
+        )
         await gateway.run(stop)
 
 
-async def fetch_registry(uplink: Uplink, backoff: Backoff, stop: asyncio.Event) -> Registry | None:
-    """Fetch the registry, retrying with backoff; None if ``stop`` is set first."""
+async def fetch_registry(
+    uplink: Uplink,
+    backoff: Backoff,
+    stop: asyncio.Event,
+    *,
+    cache: RegistryCache | None = None,
+) -> Registry | None:
+    """Fetch the registry, retrying with backoff; None if ``stop`` is set first.
+
+    With a ``cache``, a fetched registry is saved to it, and if the first attempt fails
+    the cached registry (if any) is used at once: a gateway restarted during a server
+    outage goes on verifying, journaling and acknowledging; its registry loop refreshes
+    the registry once the server answers again.
+    """
     while not stop.is_set():
         try:
             registry = await uplink.fetch_registry()
         except RegistryError as exc:
+            cached = await asyncio.to_thread(cache.load) if cache is not None else None
+            if cached is not None:
+                logger.warning(
+                    "registry not available: %s; starting with the cached registry "
+                    "event=%s badges=%d",
+                    exc,
+                    cached.event,
+                    len(cached.badges),
+                )
+                return cached
             delay = backoff.next_delay()
             logger.warning("registry not available: %s; retry in %.1f s", exc, delay)
             with contextlib.suppress(TimeoutError):
@@ -101,6 +131,8 @@ async def fetch_registry(uplink: Uplink, backoff: Backoff, stop: asyncio.Event) 
             registry.zone,
             len(registry.badges),
         )
+        if cache is not None:
+            await asyncio.to_thread(cache.save, registry)
         return registry
     return None
 
@@ -115,6 +147,7 @@ class Gateway:
         clock: wall time (status timestamps, live-mode freshness).
         rng: jitter for backoffs.
         journal: the journal; a ``TinyDBJournal`` in ``settings.journal_dir`` if None.
+        registry_cache: where refreshed registries are saved, if anywhere.
     """
 
     def __init__(
@@ -126,8 +159,10 @@ class Gateway:
         clock: Clock,
         rng: random.Random,
         journal: Journal | None = None,
+        registry_cache: RegistryCache | None = None,
     ) -> None:
         self._settings = settings
+        self._registry_cache = registry_cache
         self._uplink = uplink
         self._clock = clock
         self._rng = rng
@@ -162,6 +197,10 @@ class Gateway:
         self._pending: list[Received] = []
         self._unsaved: list[Meeting] = []
         self._checkpoint_lock = asyncio.Lock()
+        self._lag = ForwardLag()
+        self._presence = ZonePresence(self._processor.registry, clock, self._counters)
+        self._scanner: Any = None
+        self._metrics: MetricsEndpoint | None = None
 
     def _new_processor(self, registry: BadgeRegistry) -> Processor:
         return Processor(
@@ -179,7 +218,11 @@ class Gateway:
         """Open the journal, resume its state, and run every stage until stopped."""
         try:
             await self._io(self._journal.open)
+            self._lag.journaled(self._journal.unforwarded(), self._clock.now())
             await self._resume()
+            if self._settings.ble:
+                self._scanner = await start_scanner(self._presence)
+            self._start_metrics()
             await self._subscriber.start()
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._supervise("consume", self._consume))
@@ -192,6 +235,41 @@ class Gateway:
             logger.info("stop requested")
         finally:
             await self._shutdown()
+
+    def _start_metrics(self) -> None:
+        if not self._settings.metrics_port:
+            return
+
+        async def current() -> GatewayStatus:
+            return self.status("online")
+
+        collector = StatusCollector(current, asyncio.get_running_loop())
+        endpoint = MetricsEndpoint(
+            self._settings.metrics_host, self._settings.metrics_port, collector
+        )
+        try:
+            endpoint.start()
+        except OSError as exc:
+            # Meetings matter more than metrics: go on without the endpoint.
+            logger.error(
+                "cannot serve metrics on %s:%d: %s; running without them",
+                self._settings.metrics_host,
+                self._settings.metrics_port,
+                exc,
+            )
+            return
+        self._metrics = endpoint
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The port of the metrics endpoint, None if it does not run."""
+        return self._metrics.port if self._metrics is not None else None
+
+    def _journal_checkpoint(self, meetings: list[Meeting], state: dict[str, Any]) -> int:
+        """Run in the journal thread: checkpoint, return how many meetings were new."""
+        before = self._journal.unforwarded()
+        self._journal.checkpoint(meetings, state)
+        return self._journal.unforwarded() - before
 
     async def _resume(self) -> None:
         state = await self._io(self._journal.load_state)
@@ -255,7 +333,7 @@ class Gateway:
             state = self._processor.snapshot()
             acks, self._pending = self._pending, []
             try:
-                await self._io(partial(self._journal.checkpoint, meetings, state))
+                fresh = await self._io(partial(self._journal_checkpoint, meetings, state))
             except JournalError as exc:
                 self._pending[:0] = acks
                 logger.error("checkpoint failed: %s; %d messages wait", exc, len(self._pending))
@@ -265,6 +343,7 @@ class Gateway:
                 self._pending[:0] = acks
                 raise
             del self._unsaved[: len(meetings)]
+            self._lag.journaled(fresh, self._clock.now())
             acked = self._subscriber.ack(acks)
             logger.debug("checkpoint meetings=%d acked=%d", len(meetings), acked)
             if meetings:
@@ -290,6 +369,11 @@ class Gateway:
             self._journal.unforwarded() + len(self._unsaved) + self._processor.untaken
         )
         gauges["unacknowledged"] = float(len(self._pending))
+        gauges["forward_lag_seconds"] = self._lag.seconds(
+            self._journal.unforwarded(), self._clock.now()
+        )
+        if self._settings.ble:
+            gauges["ble_badges_in_zone"] = float(len(self._presence.present()))
         gauges["mqtt_connected"] = float(self._subscriber.is_connected)
         gauges["mqtt_subscribed"] = float(self._subscriber.is_subscribed)
         return GatewayStatus(
@@ -309,12 +393,20 @@ class Gateway:
             except RegistryError as exc:
                 logger.warning("registry refresh failed: %s; keeping the current one", exc)
                 continue
+            if self._registry_cache is not None:
+                await asyncio.to_thread(self._registry_cache.save, registry)
             logger.debug("registry refreshed badges=%d", len(registry.badges))
 
     async def _shutdown(self) -> None:
         try:
             await self._checkpoint(force=True)
         finally:
+            if self._scanner is not None:
+                await stop_scanner(self._scanner)
+                self._scanner = None
+            if self._metrics is not None:
+                await asyncio.to_thread(self._metrics.stop)
+                self._metrics = None
             final = (self._status_topic, encode_json(self.status("offline")))
             await self._subscriber.stop(final=final)
             with contextlib.suppress(JournalError):

@@ -63,26 +63,34 @@ class AtomicJSONStorage(Storage):
         Raises:
             JournalError: the write failed; the previous file is intact.
         """
-        payload = msgspec.json.encode(data)
-        directory = self._path.parent
-        try:
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self._path.name}.", suffix=".tmp")
-        except OSError as exc:
-            raise JournalError(f"cannot create a temporary file in {directory}: {exc}") from exc
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self._path)
-            fsync_directory(directory)
-        except OSError as exc:
-            with suppress(OSError):
-                os.unlink(tmp)
-            raise JournalError(f"cannot write {self._path}: {exc}") from exc
+        write_atomic(self._path, msgspec.json.encode(data))
 
     def close(self) -> None:
         """Nothing to release: files are open only during a read or write."""
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    """Replace ``path`` with ``payload``: temporary file, fsync, rename, fsync the directory.
+
+    Raises:
+        JournalError: the write failed; the previous file is intact.
+    """
+    directory = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise JournalError(f"cannot create a temporary file in {directory}: {exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        fsync_directory(directory)
+    except OSError as exc:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise JournalError(f"cannot write {path}: {exc}") from exc
 
 
 def fsync_directory(directory: Path) -> None:

@@ -1,0 +1,414 @@
+"""Gateway throughput, latency and memory (issue 4, item 5). Results: docs/performance-gateway.md.
+
+Pinned to one core (``os.sched_setaffinity``; Mosquitto is a separate process, not pinned).
+The same stream of signed messages (the crowd simulator's, ``--badges`` badges) is used by:
+
+(a) paho:   a paho subscriber that does nothing, draining the stream queued for its session;
+(b) verify: ``split_payload`` + Ed25519 verification of every message, nothing else;
+(c) gateway: the whole gateway (``gateway.service.Gateway``: subscriber, verification,
+    pairing, aggregation, TinyDB checkpoints, MQTT acks, forwarding to an in-process server
+    stub) draining the same stream queued for its session.
+
+Each is repeated ``--repeats`` times in one run; medians and the ratio c / min(a, b) are
+printed (goal >= 0.7). Then: publish-to-journal latency with a publisher paced at
+``--rate`` reports/s (goal p99 < 100 ms), for the default checkpoint interval and a short
+one; and the memory of the processing state with ``--active`` badges (goal: 10,000).
+
+    .venv/bin/python -m bench.gateway_throughput [--badges 200 --windows 30 --repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import msgspec
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from firmware_sim.badge import Badge
+from firmware_sim.config import SimSettings
+from firmware_sim.simulation import simulate
+from gateway.clock import SystemClock
+from gateway.config import GatewaySettings
+from gateway.journal import TinyDBJournal
+from gateway.processor import Processor
+from gateway.registry import BadgeRegistry
+from gateway.service import Gateway
+from gateway.uplink import Uplink
+from inperson.broker import Broker
+from protocol.api import (
+    DetectionSettings,
+    IngestResult,
+    Meeting,
+    ProvisioningBundle,
+    Registry,
+    RegistryBadge,
+)
+from protocol.encoding import encode_json, split_payload
+from protocol.messages import Heard
+from protocol.signing import BadgeKey
+from protocol.topics import badge_subscription, parse_badge_topic
+
+logger = logging.getLogger("bench.gateway_throughput")
+
+EVENT = "bench"
+GATEWAY = "gw-bench"
+HANG_GUARD_S = 300.0
+Message = tuple[str, bytes]
+
+
+def bundles_for(n: int, event: str = EVENT) -> list[ProvisioningBundle]:
+    def hexseed(kind: str, i: int) -> str:
+        return hashlib.sha256(f"{kind}/{event}/{i}".encode()).hexdigest()
+
+    return [
+        ProvisioningBundle(
+            event=event,
+            badge=f"b{i:05d}",
+            signing_seed=hexseed("sign", i),
+            ephid_key=hexseed("ephid", i),
+            settings=DetectionSettings(),
+        )
+        for i in range(n)
+    ]
+
+
+def registry_of(bundles: Sequence[ProvisioningBundle]) -> Registry:
+    return Registry(
+        event=bundles[0].event,
+        gateway=GATEWAY,
+        zone="Bench",
+        settings=bundles[0].settings,
+        badges=[
+            RegistryBadge(
+                badge=b.badge,
+                public_key=BadgeKey(bytes.fromhex(b.signing_seed)).public_key.hex(),
+                ephid_key=b.ephid_key,
+            )
+            for b in bundles
+        ],
+    )
+
+
+def stream_of(bundles: Sequence[ProvisioningBundle], minutes: float, seed: int) -> list[Message]:
+    settings = SimSettings(bundles_dir=Path("."), minutes=minutes, seed=seed, radio="realistic")
+    return [(m.topic, m.payload) for w in simulate(bundles, settings) for m in w.messages]
+
+
+def publish(broker: Broker, messages: Sequence[Message], rate: float = 0.0) -> list[float]:
+    """Publish at QoS 1 (paced at ``rate`` msg/s if > 0); return each message's send time."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    sent: list[float] = []
+    try:
+        start = time.perf_counter()
+        infos = []
+        for i, (topic, payload) in enumerate(messages):
+            if rate > 0:
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            sent.append(time.perf_counter())
+            infos.append(client.publish(topic, payload, qos=1))
+        for info in infos:
+            info.wait_for_publish(120)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return sent
+
+
+def create_session(broker: Broker, client_id: str, subscription: str) -> None:
+    """Register a persistent QoS 1 subscription, so the broker queues what follows for it."""
+    done = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    client.on_subscribe = lambda *args: done.set()
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    client.subscribe(subscription, qos=1)
+    done.wait(10)
+    client.disconnect()
+    client.loop_stop()
+
+
+def drop_session(broker: Broker, client_id: str) -> None:
+    """Remove a persistent session, so later runs' messages are not queued for it too."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    client.connect(broker.host, broker.port)
+    client.disconnect()
+
+
+def run_paho(broker: Broker, messages: Sequence[Message]) -> float:
+    """(a) messages/s of a do-nothing paho subscriber draining its queued session."""
+    client_id = f"paho-{uuid.uuid4().hex[:8]}"
+    create_session(broker, client_id, badge_subscription(EVENT))
+    publish(broker, messages)
+    times: list[float] = []
+    finished = threading.Event()
+
+    def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        times.append(time.perf_counter())
+        if len(times) == len(messages):
+            finished.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    client.on_message = on_message
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    finished.wait(HANG_GUARD_S)
+    client.disconnect()
+    client.loop_stop()
+    drop_session(broker, client_id)
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def run_verify(registry: Registry, messages: Sequence[Message]) -> float:
+    """(b) messages/s of splitting and verifying every signature."""
+    badges = BadgeRegistry(registry)
+    start = time.perf_counter()
+    for topic, payload in messages:
+        parsed = parse_badge_topic(topic)
+        signature, body = split_payload(payload, parsed.channel)
+        entry = badges.lookup(parsed.badge)
+        assert entry is not None
+        entry.verifier.verify(topic, body, signature)
+    return len(messages) / (time.perf_counter() - start)
+
+
+def server_stub(registry: Registry) -> httpx2.AsyncClient:
+    """An in-process server: the registry, and 'all accepted' for every batch (not measured)."""
+
+    async def handle(request: httpx2.Request) -> httpx2.Response:
+        if request.method == "GET":
+            return httpx2.Response(200, content=encode_json(registry))
+        batch = msgspec.json.decode(await request.aread())
+        return httpx2.Response(
+            200, content=encode_json(IngestResult(accepted=len(batch["meetings"]), duplicates=0))
+        )
+
+    return httpx2.AsyncClient(transport=httpx2.MockTransport(handle))
+
+
+class TimedJournal(TinyDBJournal):
+    """The real journal, recording when each checkpoint became durable and what it covers."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.durable: list[tuple[float, int]] = []
+
+    def checkpoint(self, meetings: Sequence[Meeting], state: Mapping[str, Any]) -> None:
+        super().checkpoint(meetings, state)
+        self.durable.append((time.perf_counter(), int(state["counters"].get("received", 0))))
+
+
+async def _drive_gateway(
+    broker: Broker,
+    registry: Registry,
+    journal: TimedJournal,
+    settings: GatewaySettings,
+    feed: Callable[[], Any],
+    total: int,
+) -> tuple[Gateway, list[tuple[float, int]]]:
+    """Run a Gateway until ``total`` messages were processed and checkpointed.
+
+    Returns the gateway and (time, messages processed) at the first poll that saw any
+    processed and at the poll that saw all.
+    """
+    http = server_stub(registry)
+    uplink = Uplink(http, "http://stub", "token")
+    gateway = Gateway(
+        settings, registry, uplink, clock=SystemClock(), rng=random.Random(1), journal=journal
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(gateway.run(stop))
+    marks: list[tuple[float, int]] = []
+    deadline = time.perf_counter() + HANG_GUARD_S
+    # feed only once the gateway listens, so its start-up is not counted as latency
+    while not gateway.status("online").gauges["mqtt_subscribed"]:
+        if time.perf_counter() > deadline:
+            raise RuntimeError("the gateway did not subscribe")
+        await asyncio.sleep(0.01)
+    feeding = asyncio.create_task(asyncio.to_thread(feed))
+    while time.perf_counter() < deadline:
+        received = gateway.status("online").counters.get("received", 0)
+        if received and not marks:
+            # the consumer processes up to 1000 queued messages between two polls: count
+            # from what was already processed at the first poll that saw any
+            marks.append((time.perf_counter(), received))
+        if received >= total:
+            marks.append((time.perf_counter(), received))  # durable at the next checkpoint
+            break
+        await asyncio.sleep(0.001)
+    else:
+        raise RuntimeError(f"the gateway did not process {total} messages in {HANG_GUARD_S} s")
+    while gateway.status("online").gauges["unacknowledged"] and time.perf_counter() < deadline:
+        await asyncio.sleep(0.01)
+    await feeding
+    stop.set()
+    await task
+    await http.aclose()
+    return gateway, marks
+
+
+def gateway_settings(journal: Path, broker: Broker, **overrides: Any) -> GatewaySettings:
+    values: dict[str, Any] = {
+        "token": "bench-token",
+        "broker_host": broker.host,
+        "broker_port": broker.port,
+        "client_id": f"gw-{uuid.uuid4().hex[:8]}",
+        "journal_dir": journal,
+        "status_interval_s": 1.0,
+        "log_level": "WARNING",
+        **overrides,
+    }
+    return GatewaySettings(**values)
+
+
+def run_gateway(broker: Broker, registry: Registry, messages: Sequence[Message]) -> float:
+    """(c) messages/s of the whole gateway draining its queued session."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = gateway_settings(Path(tmp), broker)
+        create_session(broker, settings.client_id, badge_subscription(EVENT))
+        publish(broker, messages)
+        journal = TimedJournal(Path(tmp))
+        _, marks = asyncio.run(
+            _drive_gateway(broker, registry, journal, settings, lambda: None, len(messages))
+        )
+        drop_session(broker, settings.client_id)
+    (t0, n0), (t1, n1) = marks
+    return (n1 - n0) / (t1 - t0)
+
+
+def run_latency(
+    broker: Broker, registry: Registry, messages: Sequence[Message], rate: float, interval: float
+) -> dict[str, float]:
+    """Publish at ``rate`` msg/s; latency from publish to the checkpoint that made it durable."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = gateway_settings(Path(tmp), broker, checkpoint_interval_s=interval)
+        create_session(broker, settings.client_id, badge_subscription(EVENT))
+        journal = TimedJournal(Path(tmp))
+        sent: list[float] = []
+
+        def feed() -> None:
+            sent.extend(publish(broker, messages, rate))
+
+        asyncio.run(_drive_gateway(broker, registry, journal, settings, feed, len(messages)))
+        drop_session(broker, settings.client_id)
+    latencies: list[float] = []
+    k = 0
+    for i, t_sent in enumerate(sent):
+        while journal.durable[k][1] <= i:
+            k += 1
+        latencies.append(journal.durable[k][0] - t_sent)
+    latencies.sort()
+    return {
+        "checkpoint_interval_s": interval,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+        "max_ms": 1000 * latencies[-1],
+    }
+
+
+def run_memory(active: int, windows: int) -> dict[str, float]:
+    """Processing state with ``active`` badges in pairs, reporting for ``windows`` windows.
+
+    The heap growth is measured with tracemalloc from after the registry (keys, verifiers)
+    is built: it is what the gateway keeps for the traffic, not for the badge list.
+    """
+    bundles = bundles_for(active, "bench-mem")
+    registry = registry_of(bundles)
+    badges = BadgeRegistry(registry)
+    start = 1_780_563_600
+    sims = [Badge.from_bundle(b, start_time=start) for b in bundles]
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    processor = Processor(badges, SystemClock())
+    for w in range(windows):
+        ws = start + 20 * w
+        ephids = [s.ephid(ws).hex() for s in sims]
+        for i, sim in enumerate(sims):
+            partner = i ^ 1
+            out = sim.report(ws, [Heard(ephids[partner], -55, -50, 9)])
+            processor.handle(out.topic, out.payload)
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    state = len(msgspec.json.encode(processor.snapshot()))
+    return {
+        "active_badges": active,
+        "windows": windows,
+        "open_pairs": processor.gauges()["open_pairs"],
+        "python_heap_mb": grown / 1e6,
+        "state_json_mb": state / 1e6,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--badges", type=int, default=200)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--latency-seconds", type=float, default=8.0)
+    parser.add_argument("--checkpoint-intervals", type=float, nargs="+", default=[1.0, 0.05, 0.02])
+    parser.add_argument("--active", type=int, default=10_000)
+    parser.add_argument("--memory-windows", type=int, default=3)
+    parser.add_argument("--core", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="Write the results here too.")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the broker is stopped too
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    os.sched_setaffinity(0, {args.core})
+    bundles = bundles_for(args.badges)
+    registry = registry_of(bundles)
+    messages = stream_of(bundles, args.minutes, 7)
+    results: dict[str, Any] = {"messages": len(messages), "badges": args.badges, "core": args.core}
+    with tempfile.TemporaryDirectory() as tmp, Broker(Path(tmp) / "broker") as broker:
+        rates: dict[str, list[float]] = {"paho": [], "verify": [], "gateway": []}
+        for _ in range(args.repeats):
+            rates["paho"].append(run_paho(broker, messages))
+            rates["verify"].append(run_verify(registry, messages))
+            rates["gateway"].append(run_gateway(broker, registry, messages))
+        medians = {k: statistics.median(v) for k, v in rates.items()}
+        results["runs_msg_per_s"] = rates
+        results["median_msg_per_s"] = medians
+        results["ratio_c_over_min_ab"] = medians["gateway"] / min(
+            medians["paho"], medians["verify"]
+        )
+        print(json.dumps(results, indent=2))  # noqa: T201 - a benchmark reports on stdout
+        paced = messages[: int(args.rate * args.latency_seconds)]
+        results["latency"] = [
+            run_latency(broker, registry, paced, args.rate, interval)
+            for interval in args.checkpoint_intervals
+        ]
+        print(json.dumps(results["latency"], indent=2))  # noqa: T201
+    results["memory"] = run_memory(args.active, args.memory_windows)
+    print(json.dumps(results["memory"], indent=2))  # noqa: T201
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
