@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import nacl.signing
 
@@ -16,6 +18,7 @@ from protocol.messages import (
     MAX_HEARD,
     BadgeMessage,
     BadgeStatus,
+    CheckIn,
     Heard,
     SightingReport,
     TapHalf,
@@ -25,6 +28,8 @@ from protocol.signing import BadgeKey
 from protocol.topics import badge_topic
 
 logger = logging.getLogger(__name__)
+
+_MAC_DOMAIN = b"inperson/mac/v1\x00"
 
 
 class Outgoing(NamedTuple):
@@ -113,6 +118,19 @@ class Badge:
             self._ephids[epoch] = cached
         return cached
 
+    def mac_address(self, t: int) -> str:
+        """The BLE address the badge advertises from at event time ``t``.
+
+        A random static address (top two bits 11) derived from the EphID key and the
+        EphID epoch, so it changes exactly when the EphID does: a listener cannot link
+        two epochs by the address either. Not on the MQTT wire; it documents the model.
+        """
+        epoch = epoch_of(t, self.settings.ephid_rotation_seconds)
+        data = _MAC_DOMAIN + self.event.encode() + b"\x00" + epoch.to_bytes(8, "big")
+        raw = bytearray(hmac.new(self.ephid_key, data, hashlib.sha256).digest()[:6])
+        raw[0] |= 0xC0
+        return ":".join(f"{b:02X}" for b in raw)
+
     def report(self, window_start: int, heard: Iterable[Heard]) -> Outgoing:
         """Seal the sighting report of the window starting at ``window_start``.
 
@@ -142,8 +160,37 @@ class Badge:
             TapHalf(event=self.event, badge=self.badge, seq=self._next_seq(), transcript=transcript)
         )
 
-    def status(self, t: int) -> Outgoing:
-        """Seal a status message for event time ``t`` (battery drains with time)."""
+    def checkin(
+        self, reader: str, nonce: str, t: int, direction: Literal["entry", "exit"]
+    ) -> Outgoing:
+        """Seal the badge's answer to a check-in reader's nonce (an NFC tap at the reader).
+
+        Args:
+            reader: the reader's id.
+            nonce: the 16-byte nonce the reader issued, hex.
+            t: event time of the tap.
+            direction: entering or leaving.
+        """
+        return self._seal(
+            CheckIn(
+                event=self.event,
+                badge=self.badge,
+                seq=self._next_seq(),
+                reader=reader,
+                nonce=nonce,
+                t=t,
+                direction=direction,
+            )
+        )
+
+    def status(self, t: int, *, buffer_fill: int = 0, drops: int = 0) -> Outgoing:
+        """Seal a status message for event time ``t`` (battery drains with time).
+
+        Args:
+            t: event time.
+            buffer_fill: messages waiting in the offline buffer.
+            drops: messages the offline buffer dropped since boot.
+        """
         hours = max(0, t - self.start_time) / 3600
         battery = round(min(100.0, max(0.0, self.battery_start - self.drain_per_hour * hours)))
         status = BadgeStatus(
@@ -152,9 +199,9 @@ class Badge:
             seq=self._next_seq(),
             t=t,
             battery=battery,
-            buffer_fill=0,
+            buffer_fill=buffer_fill,
             boot_count=1,
-            drops=0,
+            drops=drops,
         )
         return self._seal(status)
 

@@ -28,6 +28,11 @@ class SimSettings(BaseSettings):
         ground_truth_path: where to write the ground truth JSON, if set.
         summary_path: where to write the publishing summary JSON, if set.
         taps: whether badges in one conversation group sometimes tap (NFC).
+        checkins: whether badges tap the entrance reader when they arrive and leave.
+        outage_rate: chance per window that a badge loses its connection (0 = never);
+            it then buffers its messages and publishes them in order when back.
+        outage_mean_windows: mean length of an outage, in windows.
+        buffer_capacity: messages a badge's offline buffer holds (oldest dropped first).
         ack_timeout_s: how long to wait at the end for the broker to acknowledge everything.
         log_level: level of the ``firmware_sim`` loggers.
     """
@@ -46,6 +51,10 @@ class SimSettings(BaseSettings):
     ground_truth_path: Path | None = None
     summary_path: Path | None = None
     taps: bool = True
+    checkins: bool = True
+    outage_rate: float = Field(default=0.0, ge=0, le=1)
+    outage_mean_windows: float = Field(default=9.0, ge=1)
+    buffer_capacity: int = Field(default=500, ge=1)
     ack_timeout_s: float = Field(default=60.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 

@@ -10,6 +10,7 @@ Movement happens between windows: ``Crowd.step`` returns one ``Frame`` per windo
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import random
@@ -217,22 +218,33 @@ class Crowd:
                     self._walk_away(person, group.room)
 
     def _seek_company(self, w: int) -> None:
+        # Per-room sorted indexes of lone people and open groups, kept up to date as
+        # people pair up, so each seeker costs about the size of its room's lists
+        # instead of a scan of every group (quadratic at 10,000 badges). The draws
+        # and results are the same as scanning: the lists hold exactly what the scan
+        # would find, in the same (sorted) order.
+        max_group = self.params.max_group
+        lone: dict[int, list[int]] = {}
+        open_: dict[int, list[int]] = {}
+        for gid in sorted(self.groups):
+            g = self.groups[gid]
+            if len(g.members) == 1:
+                lone.setdefault(g.room, []).append(g.members[0])
+            elif len(g.members) < max_group:
+                open_.setdefault(g.room, []).append(gid)
+        for people in lone.values():
+            people.sort()
         loners = sorted(g.members[0] for g in self.groups.values() if len(g.members) == 1)
         self.rng.shuffle(loners)
         for person in loners:
-            mine = self.groups[self.group_of[person]]
+            mine_id = self.group_of[person]
+            mine = self.groups[mine_id]
             if len(mine.members) != 1 or self.rng.random() >= self.params.seek_probability:
                 continue
-            others = sorted(
-                g.members[0]
-                for gid, g in self.groups.items()
-                if g.room == mine.room and len(g.members) == 1 and g.members[0] != person
-            )
-            open_groups = sorted(
-                gid
-                for gid, g in self.groups.items()
-                if g.room == mine.room and 1 < len(g.members) < self.params.max_group
-            )
+            room_lone = lone.setdefault(mine.room, [])
+            open_groups = open_.setdefault(mine.room, [])
+            at = bisect.bisect_left(room_lone, person)
+            others = room_lone[:at] + room_lone[at + 1 :]
             start_new = bool(others) and (
                 not open_groups or self.rng.random() < self.params.new_group_share
             )
@@ -240,17 +252,22 @@ class Crowd:
                 partner = self.rng.choice(others)
                 self._leave_group(partner)
                 mine.members.append(partner)
-                self.group_of[partner] = self.group_of[person]
+                self.group_of[partner] = mine_id
                 self._start_conversation(mine, w)
+                _discard_sorted(room_lone, person)
+                _discard_sorted(room_lone, partner)
+                if 2 < max_group:
+                    bisect.insort(open_groups, mine_id)
             elif open_groups:
                 # Joiners prefer small groups, so groups of five stay rare.
-                weights = [
-                    (self.params.max_group - len(self.groups[g].members)) ** 2 for g in open_groups
-                ]
+                weights = [(max_group - len(self.groups[g].members)) ** 2 for g in open_groups]
                 target = self.rng.choices(open_groups, weights=weights)[0]
                 self._leave_group(person)
                 self.groups[target].members.append(person)
                 self.group_of[person] = target
+                _discard_sorted(room_lone, person)
+                if len(self.groups[target].members) >= max_group:
+                    _discard_sorted(open_groups, target)
 
     # --- group bookkeeping --------------------------------------------------------
 
@@ -332,3 +349,10 @@ class Crowd:
                 headings[person] = room.stage_heading + self.rng.uniform(-seat_jitter, seat_jitter)
                 rooms[person] = hall
         return Frame(positions, headings, rooms, tuple(conversations))
+
+
+def _discard_sorted(values: list[int], value: int) -> None:
+    """Remove ``value`` from the sorted list ``values`` (it must be there)."""
+    at = bisect.bisect_left(values, value)
+    if at < len(values) and values[at] == value:
+        del values[at]

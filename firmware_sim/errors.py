@@ -2,7 +2,8 @@
 
 SimError
  ├── BundleError       the provisioning bundles cannot be used (none valid, mixed events)
- └── PublishError      the broker cannot be reached or refused the connection
+ ├── PublishError      the broker cannot be reached or refused the connection
+ └── TraceError        a contact trace cannot be read or has no usable line
 """
 
 from __future__ import annotations
@@ -32,3 +33,9 @@ class PublishError(SimError):
     def __init__(self, detail: str, *, retryable: bool = True) -> None:
         super().__init__(detail)
         self.retryable = retryable
+
+
+class TraceError(SimError):
+    """A contact trace cannot be replayed at all (unreadable, or not one usable line)."""
+
+    code = "bad_trace"

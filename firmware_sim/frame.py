@@ -68,7 +68,9 @@ def neighbour_pairs(frame: Frame, radius: float) -> tuple[Ints, Ints]:
     idx = np.flatnonzero(frame.present).astype(np.int64)
     if idx.size < 2:
         return _empty_pairs()
-    cells = np.floor(frame.positions[idx] / radius).astype(np.int64)
+    # Cells a hair wider than the radius: a pair whose distance only rounds to the radius
+    # (e.g. x = -1e-172 and x = 1 with radius 1) must still land in neighbouring cells.
+    cells = np.floor(frame.positions[idx] / (radius * (1 + 1e-9))).astype(np.int64)
     buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
     for person, (cx, cy) in zip(idx.tolist(), cells.tolist(), strict=True):
         buckets[(cx, cy)].append(person)

@@ -60,6 +60,10 @@ class Publisher(Protocol):
         """Queue one message for delivery (QoS 1); never blocks for long."""
         ...
 
+    def wait_acked(self, timeout: float) -> bool:
+        """Wait until everything published so far is acknowledged; False after ``timeout``."""
+        ...
+
     def close(self, timeout: float) -> PublishStats:
         """Wait up to ``timeout`` s for outstanding acknowledgements, disconnect, report."""
         ...
@@ -196,6 +200,15 @@ class MqttPublisher:
             else:
                 lane.pending[info.mid] = channel
                 self._outstanding += 1
+
+    def wait_acked(self, timeout: float) -> bool:
+        """Wait until the broker acknowledged every message published so far.
+
+        A barrier: whatever is published afterwards reaches the broker after all of it,
+        whichever connection carries it. Returns False if ``timeout`` passed first.
+        """
+        with self._cond:
+            return self._cond.wait_for(lambda: self._outstanding == 0, timeout=timeout)
 
     def close(self, timeout: float) -> PublishStats:
         """Wait until the broker acknowledged everything (or ``timeout``), then disconnect.

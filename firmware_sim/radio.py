@@ -113,6 +113,15 @@ class RadioParams:
     min_distance_m: float = 0.1
 
 
+HERALD_PARAMS = RadioParams(rssi_at_1m_dbm=-75.0, path_loss_exponent=1.2, shadowing_sd_db=5.2)
+"""Path loss and per-sample noise fitted on the Herald phone-to-phone measurements.
+
+Median over the eight recordings of the log-distance fit over 0.2-3.4 m (docs/radio.md);
+body, wall and device terms as in the defaults. The defaults keep free-space n = 2.0
+(see docs/radio.md for why, and for what each choice does to detection fidelity).
+"""
+
+
 def body_loss(angle: Floats, params: RadioParams) -> Floats:
     """Loss through one body turned ``angle`` radians away from the other badge."""
     free = math.radians(params.body_free_angle_deg)

@@ -14,6 +14,7 @@ from typing import Any
 from firmware_sim.bundle import load_bundles
 from firmware_sim.clock import SimClock
 from firmware_sim.config import SimSettings
+from firmware_sim.errors import PublishError
 from firmware_sim.publisher import MqttPublisher, Publisher, PublishStats
 from firmware_sim.simulation import WindowOutput, plan_timeline, simulate
 from firmware_sim.truth import GroundTruth
@@ -57,6 +58,7 @@ def _summary(
         "reports_sent": stats.acked.get("reports", 0),
         "taps_sent": stats.acked.get("taps", 0),
         "status_sent": stats.acked.get("status", 0),
+        "checkins_sent": stats.acked.get("checkins", 0),
         "messages_sent": stats.acked_total,
         "publish_failures": stats.failures,
         "wall_seconds": round(wall, 3),
@@ -107,8 +109,22 @@ def run_simulation(
     publisher.start()
     try:
         clock.start(timeline.start)
+        lateness = first.settings.allowed_lateness_seconds
+        barrier: int | None = None
         for out in simulate(loaded.bundles, settings):
             clock.wait_until(out.window_start + timeline.window_seconds)
+            # Badges share connections, so their messages may overtake each other; the
+            # gateway drops reports more than the allowed lateness behind event time.
+            # Waiting for the broker's acknowledgements once per lateness keeps every
+            # report ahead of those that could make it stale (see firmware_sim.replay).
+            # One connection keeps the order by itself.
+            due = barrier is None or out.window_start - barrier >= lateness
+            if settings.connections > 1 and due:
+                if not publisher.wait_acked(settings.ack_timeout_s):
+                    raise PublishError(
+                        f"broker did not acknowledge within {settings.ack_timeout_s} s"
+                    )
+                barrier = out.window_start
             for topic, payload in out.messages:
                 publisher.publish(topic, payload)
             truth.add_window(out.window_start, out.contacts, out.taps)

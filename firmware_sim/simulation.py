@@ -12,10 +12,13 @@ import math
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from firmware_sim.badge import Badge, Outgoing
+from firmware_sim.buffer import Link, OfflineBuffer
 from firmware_sim.bundle import check_bundles
 from firmware_sim.config import SimSettings
 from firmware_sim.crowd import Agenda, Crowd, CrowdParams
@@ -29,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 STATUS_INTERVAL_S = 300
 """Event time between two status messages of a badge."""
+CHECKIN_READER = "entrance"
+"""Id of the check-in reader badges tap when they arrive at and leave the venue."""
 TAP_PROBABILITY = 0.0015
 """Chance per window that two members of one conversation group tap badges (once per pair)."""
 
@@ -99,7 +104,8 @@ def build_radio(kind: str, n_badges: int, rng: np.random.Generator) -> Radio:
     return RealisticRadio.create(n_badges, rng)
 
 
-def _heard_lists(reception: Reception, ephids: list[str], n: int) -> list[list[Heard]]:
+def heard_lists(reception: Reception, ephids: list[str], n: int) -> list[list[Heard]]:
+    """What each of ``n`` badges heard, as ``Heard`` entries naming the senders' EphIDs."""
     heard: list[list[Heard]] = [[] for _ in range(n)]
     for r, s, median, peak, count in zip(
         reception.receiver.tolist(),
@@ -125,6 +131,22 @@ def _taps(
                     tapped.add((i, j))
                     taps.append((window_start + rng.randrange(window), i, j))
     return taps
+
+
+def _checkins(
+    present: npt.NDArray[np.bool_],
+    was_present: npt.NDArray[np.bool_],
+    start: int,
+    window_seconds: int,
+    rng: random.Random,
+) -> dict[int, tuple[str, int, Literal["entry", "exit"]]]:
+    """(nonce, t, direction) for badges that just arrived (entry) or just left (exit)."""
+    result: dict[int, tuple[str, int, Literal["entry", "exit"]]] = {}
+    for k in np.flatnonzero(present != was_present).tolist():
+        direction: Literal["entry", "exit"] = "entry" if present[k] else "exit"
+        t = start + rng.randrange(window_seconds)
+        result[k] = (_nonce(rng), t, direction)
+    return result
 
 
 def _nonce(rng: random.Random) -> str:
@@ -158,6 +180,7 @@ def simulate(
     crowd_rng = random.Random(settings.seed)
     tap_rng = random.Random(f"taps/{settings.seed}")
     badge_rng = random.Random(f"badges/{settings.seed}")
+    checkin_rng = random.Random(f"checkins/{settings.seed}")
     radio = radio or build_radio(settings.radio, len(ordered), np.random.default_rng(settings.seed))
     params = crowd_params or CrowdParams(window_seconds=timeline.window_seconds)
     badges = [
@@ -175,6 +198,10 @@ def simulate(
         venue, Agenda.for_windows(timeline.agenda_windows), len(badges), crowd_rng, params
     )
     tapped: set[tuple[int, int]] = set()
+    was_present = np.zeros(len(badges), dtype=bool)
+    outage_rng = random.Random(f"outages/{settings.seed}")
+    buffers = [OfflineBuffer(settings.buffer_capacity) for _ in badges]
+    links = [Link(settings.outage_rate, settings.outage_mean_windows) for _ in badges]
     status_every = max(1, STATUS_INTERVAL_S // timeline.window_seconds)
     logger.info(
         "simulating event=%s badges=%d windows=%d (agenda %d, tail %d) radio=%s",
@@ -191,7 +218,7 @@ def simulate(
         ci, cj = face_to_face(frame)
         contacts = tuple((ids[i], ids[j]) for i, j in zip(ci.tolist(), cj.tolist(), strict=True))
         ephids = [b.ephid(start).hex() for b in badges]
-        heard = _heard_lists(radio.receive(frame), ephids, len(badges))
+        heard = heard_lists(radio.receive(frame), ephids, len(badges))
         taps = []
         if settings.taps:
             taps = _taps(frame, start, timeline.window_seconds, tap_rng, tapped)
@@ -203,12 +230,29 @@ def simulate(
             )
             halves.setdefault(i, []).append(transcript)
             halves.setdefault(j, []).append(transcript)
+        checkins: dict[int, tuple[str, int, Literal["entry", "exit"]]] = {}
+        if settings.checkins:
+            checkins = _checkins(
+                frame.present, was_present, start, timeline.window_seconds, checkin_rng
+            )
+        was_present = frame.present
         messages: list[Outgoing] = []
+        is_last = index == timeline.windows - 1
         for k, badge in enumerate(badges):
+            own: list[Outgoing] = []
             if index % status_every == 0:
-                messages.append(badge.status(start))
-            messages.extend(badge.tap(tr) for tr in sorted(halves.get(k, []), key=lambda x: x.t))
-            messages.append(badge.report(start, heard[k]))
+                own.append(badge.status(start, buffer_fill=buffers[k].fill, drops=buffers[k].drops))
+            own.extend(badge.tap(tr) for tr in sorted(halves.get(k, []), key=lambda x: x.t))
+            if k in checkins:
+                nonce, t, direction = checkins[k]
+                own.append(badge.checkin(CHECKIN_READER, nonce, t, direction))
+            own.append(badge.report(start, heard[k]))
+            if settings.outage_rate and not links[k].step(outage_rng) and not is_last:
+                for message in own:
+                    buffers[k].put(message)
+                continue
+            messages.extend(buffers[k].drain())
+            messages.extend(own)
         yield WindowOutput(
             index=index,
             window_start=start,

@@ -61,8 +61,17 @@ def gateway(
     broker_port: Annotated[int | None, typer.Option(help="[GATEWAY_BROKER_PORT]")] = None,
     server_url: Annotated[str | None, typer.Option(help="[GATEWAY_SERVER_URL]")] = None,
     journal_dir: Annotated[Path | None, typer.Option(help="[GATEWAY_JOURNAL_DIR]")] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Prometheus /metrics port, 0 = off [GATEWAY_METRICS_PORT]."),
+    ] = None,
+    ble: Annotated[
+        bool | None,
+        typer.Option("--ble/--no-ble", help="Scan BLE badge advertisements [GATEWAY_BLE]."),
+    ] = None,
 ) -> None:
     """Run a gateway: verify, pair, aggregate, journal and forward. Token in GATEWAY_TOKEN."""
+    from gateway.ble import BleUnavailable
     from gateway.config import GatewaySettings
     from gateway.service import run_gateway
 
@@ -72,6 +81,8 @@ def gateway(
             broker_port=broker_port,
             server_url=server_url,
             journal_dir=journal_dir,
+            metrics_port=metrics_port,
+            ble=ble,
         )
     )
     configure_logging(settings.log_level)
@@ -83,7 +94,11 @@ def gateway(
             loop.add_signal_handler(signum, stop.set)
         await run_gateway(settings, stop=stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except BleUnavailable as exc:
+        console.print(f"[red]inperson gateway --ble: {exc.detail}[/red]")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -201,6 +216,69 @@ def demo(
     except DemoError as exc:
         console.print(f"[red]demo failed: {exc}[/red]")
         raise typer.Exit(1) from exc
+
+
+@app.command()
+def replay(
+    trace: Annotated[Path, typer.Argument(help="SocioPatterns contact list, lines 't i j'.")],
+    out: Annotated[Path, typer.Option(help="Working folder (replaced).")] = Path("./replay-out"),
+    radio: Annotated[str, typer.Option(help="ideal or realistic.")] = "ideal",
+    gap_tolerance: Annotated[
+        int, typer.Option(help="Event gap tolerance, seconds (0: only consecutive windows).")
+    ] = 0,
+    min_meeting: Annotated[
+        int | None, typer.Option(help="Event minimum meeting, seconds (default: one window).")
+    ] = None,
+    window: Annotated[int, typer.Option(help="The trace's window, seconds.")] = 20,
+    speed: Annotated[float, typer.Option(help="Event seconds per wall second; 0 = flat out.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the realistic radio.")] = 7,
+    rssi_threshold: Annotated[
+        int | None, typer.Option(help="Event RSSI threshold, dBm (default: the protocol default).")
+    ] = None,
+    connections: Annotated[int, typer.Option(help="MQTT connections the badges share.")] = 1,
+    radio_preset: Annotated[
+        str, typer.Option(help="Realistic radio parameters: default or herald (docs/radio.md).")
+    ] = "default",
+) -> None:
+    """Replay a real contact trace through broker, gateway and server; write edges and fidelity."""
+    from inperson.demo import DemoError
+    from inperson.replay import ReplayOptions, run_replay
+
+    configure_logging("WARNING")
+    signal.signal(signal.SIGTERM, _interrupt)
+    if radio not in ("ideal", "realistic"):
+        console.print(f"[red]--radio must be ideal or realistic, not {radio!r}[/red]")
+        raise typer.Exit(2)
+    if radio_preset not in ("default", "herald"):
+        console.print(f"[red]--radio-preset must be default or herald, not {radio_preset!r}[/red]")
+        raise typer.Exit(2)
+    options = ReplayOptions(
+        trace=trace,
+        out=out,
+        radio=radio,
+        gap_tolerance_s=gap_tolerance,
+        min_meeting_s=min_meeting,
+        window_s=window,
+        speed=speed,
+        seed=seed,
+        rssi_threshold_dbm=rssi_threshold,
+        connections=connections,
+        radio_preset=radio_preset,
+    )
+    try:
+        result = run_replay(options, console)
+    except DemoError as exc:
+        console.print(f"[red]replay failed: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    edges, events = result["edges"], result["events"]
+    console.print(
+        f"edges: precision {edges['precision']:.4f} recall {edges['recall']:.4f}; "
+        f"meetings {events['meetings']:,} "
+        f"(trace contact events {events['trace_contact_events']:,}); "
+        f"contact time error {result['contact_time']['error_seconds']:+,} s; "
+        f"wall {result['run']['wall_seconds']['total']} s"
+    )
+    console.print(f"wrote {out / 'edges.csv'} and {out / 'fidelity.json'}")
 
 
 @app.command("protocol-vectors")

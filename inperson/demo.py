@@ -225,7 +225,7 @@ class Demo:
         sim.start(stdout=subprocess.PIPE)
         self.children.append(sim)
         assert sim.process is not None and sim.process.stdout is not None
-        with _progress(self.console) as bar:
+        with progress_bar(self.console) as bar:
             task = bar.add_task(f"simulating {self.options.minutes:.0f} min", total=None)
             for line in sim.process.stdout:
                 try:
@@ -237,13 +237,13 @@ class Demo:
         if code != 0:
             raise DemoError(f"simulator exited with {code}; log {sim.log}")
         summary: dict[str, Any] = json.loads((self.out / "sim_summary.json").read_text())
-        self._drain(watcher, int(summary["messages_sent"]))
+        self.drain(watcher, int(summary["messages_sent"]))
         return summary
 
-    def _drain(self, watcher: StatusWatcher, sent: int) -> None:
+    def drain(self, watcher: StatusWatcher, sent: int) -> None:
         """Wait until the gateway has received, closed and forwarded everything."""
         deadline = time.monotonic() + self.options.drain_timeout_s
-        with _progress(self.console) as bar:
+        with progress_bar(self.console) as bar:
             task = bar.add_task("gateway verifying and forwarding", total=sent)
             while time.monotonic() < deadline:
                 for child in self.children:
@@ -362,7 +362,8 @@ class Demo:
             self.http.close()
 
 
-def _progress(console: Console) -> Progress:
+def progress_bar(console: Console) -> Progress:
+    """The progress bar of the demo and the replay: description, bar, n/total, time."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

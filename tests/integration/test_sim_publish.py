@@ -89,8 +89,12 @@ def test_every_published_message_arrives_and_verifies(
     assert summary["publish_failures"] == 0
     assert summary["reports_sent"] == 12 * windows
     assert summary["messages_sent"] == (
-        summary["reports_sent"] + summary["status_sent"] + summary["taps_sent"]
+        summary["reports_sent"]
+        + summary["status_sent"]
+        + summary["taps_sent"]
+        + summary["checkins_sent"]
     )
+    assert summary["checkins_sent"] == 2 * 12  # each badge enters once and leaves once
     assert len(received) == summary["messages_sent"]
     assert len(set(received)) == len(received)
 

@@ -49,6 +49,7 @@ class RecordingPublisher:
         self.messages: list[tuple[str, bytes]] = []
         self.started = False
         self.closed = False
+        self.barriers = 0
 
     def start(self) -> None:
         self.started = True
@@ -56,6 +57,10 @@ class RecordingPublisher:
     def publish(self, topic: str, payload: bytes) -> None:
         assert self.started and not self.closed, "publish outside start()..close()"
         self.messages.append((topic, payload))
+
+    def wait_acked(self, timeout: float) -> bool:
+        self.barriers += 1
+        return True
 
     def close(self, timeout: float) -> PublishStats:
         self.closed = True

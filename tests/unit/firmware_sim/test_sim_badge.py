@@ -136,3 +136,17 @@ def test_status_battery_drains_with_event_time(pair: tuple[Badge, Badge]) -> Non
     assert batteries == sorted(batteries, reverse=True)
     assert batteries[1] < batteries[0]
     assert batteries[-1] == 0
+
+
+def test_mac_address_rotates_with_the_ephid_and_is_random_static(pair: tuple[Badge, Badge]) -> None:
+    a, b = pair
+    rotation = a.settings.ephid_rotation_seconds
+    start = 1780563600 - 1780563600 % rotation
+    macs = [a.mac_address(start + k * rotation) for k in range(4)]
+    assert len(set(macs)) == 4, "a new address every epoch"
+    assert a.mac_address(start) == a.mac_address(start + rotation - 1)
+    assert a.ephid(start) == a.ephid(start + rotation - 1)
+    assert a.mac_address(start) != b.mac_address(start)
+    for mac in macs:
+        octets = [int(x, 16) for x in mac.split(":")]
+        assert len(octets) == 6 and octets[0] >> 6 == 0b11

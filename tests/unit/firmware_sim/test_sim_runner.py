@@ -21,6 +21,7 @@ SUMMARY_KEYS = {
     "reports_sent",
     "taps_sent",
     "status_sent",
+    "checkins_sent",
     "messages_sent",
     "publish_failures",
     "wall_seconds",
@@ -58,6 +59,8 @@ def test_run_publishes_what_simulate_yields_paced_and_writes_files(tmp_path: Pat
 
     windows = 12 + 10
     assert steps == [(k, windows) for k in range(1, windows + 1)]
+    # an acknowledgement barrier every allowed lateness (60 s = 3 windows): 0, 3, ..., 21
+    assert publisher.barriers == 8
     assert sum(fake.sleeps) == pytest.approx(windows * 20 / 60)
 
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())

@@ -13,7 +13,7 @@ from firmware_sim.simulation import WindowOutput, plan_timeline, simulate
 from protocol.api import DetectionSettings
 from protocol.encoding import open_envelope
 from protocol.ids import derive_ephid, epoch_of
-from protocol.messages import BadgeStatus, SightingReport, TapHalf
+from protocol.messages import BadgeStatus, CheckIn, SightingReport, TapHalf
 from protocol.topics import BadgeChannel, parse_badge_topic
 from tests.unit.firmware_sim.fakes import make_bundles, verifiers
 
@@ -173,3 +173,30 @@ def test_a_badge_with_two_bundles_is_refused() -> None:
 def test_no_bundles_is_refused() -> None:
     with pytest.raises(BundleError, match="no provisioning bundles"):
         next(simulate([], _settings()))
+
+
+def test_every_badge_checks_in_on_arrival_and_out_on_leaving(run: list[WindowOutput]) -> None:
+    bundles = make_bundles(N)
+    checks = verifiers(bundles)
+    seen: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+    nonces: set[str] = set()
+    for out in run:
+        for topic, payload in out.messages:
+            parsed = parse_badge_topic(topic)
+            message = open_envelope(parsed, payload, checks[parsed.badge])
+            if isinstance(message, CheckIn):
+                assert out.window_start <= message.t < out.window_start + 20
+                assert message.reader == "entrance" and len(message.nonce) == 32
+                seen[message.badge].append((message.direction, out.index, message.t))
+                nonces.add(message.nonce)
+    agenda_end = len(run) - 10
+    assert sorted(seen) == [b.badge for b in bundles]
+    for events in seen.values():
+        assert [d for d, _, _ in events] == ["entry", "exit"]
+        assert events[0][1] < agenda_end and events[1][1] == agenda_end
+    assert len(nonces) == 2 * N
+
+
+def test_checkins_can_be_switched_off() -> None:
+    outputs = simulate(make_bundles(4), _settings(radio="ideal", minutes=2.0, checkins=False))
+    assert not any(t.endswith("/checkins") for out in outputs for t, _ in out.messages)
