@@ -30,6 +30,8 @@ max_queued_bytes 0
 max_inflight_messages 0
 max_inflight_bytes 0
 message_size_limit 65536
+# answer PUBACKs at once instead of waiting for Nagle's algorithm (about 40 ms per round trip)
+set_tcp_nodelay true
 log_dest file {data_dir}/mosquitto.log
 log_type error
 log_type warning

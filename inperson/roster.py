@@ -34,6 +34,12 @@ _COMPANIES = (
 )
 
 
+_SHARE_LEVELS = ("full", "name_company", "none")
+
+
+_SHARE_LEVELS = ("full", "name_company", "none")
+
+
 def make_roster(count: int, seed: int = 7) -> list[dict[str, str]]:
     """Return ``count`` fictional attendees with unique names and emails."""
     rng = random.Random(seed)
@@ -57,6 +63,9 @@ def make_roster(count: int, seed: int = 7) -> list[dict[str, str]]:
                 "title": rng.choice(
                     ("Engineer", "Researcher", "Product lead", "Founder", "Student")
                 ),
+                # what each one lets the people they met see (consent, docs/server.md)
+                "share_level": rng.choices(_SHARE_LEVELS, weights=(5, 4, 1))[0],
+                "share_with": rng.choices(("met", "tapped"), weights=(4, 1))[0],
             }
         )
     return people
