@@ -1,4 +1,4 @@
-"""Gateway throughput, latency and memory (issue 4, item 5). Results: docs/performance-gateway.md.
+"""Gateway throughput, latency and memory (issue 4, item 5). Results: docs/performance.md.
 
 Pinned to one core (``os.sched_setaffinity``; Mosquitto is a separate process, not pinned).
 The same stream of signed messages (the crowd simulator's, ``--badges`` badges) is used by:

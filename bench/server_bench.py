@@ -1,4 +1,4 @@
-"""Server speed (issue 5, item 8). Results: docs/performance-server.md.
+"""Server speed (issue 5, item 8). Results: docs/performance.md.
 
 Three measurements, each repeated ``--repeats`` times, medians reported:
 
