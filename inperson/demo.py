@@ -52,14 +52,14 @@ class DemoOptions:
 
 
 class StatusWatcher:
-    """Keeps the latest retained status of the gateway (a paho subscriber)."""
+    """Follows a gateway's retained status topic (a paho subscriber); keeps every status seen."""
 
-    def __init__(self, host: str, port: int, event: str = EVENT, gateway: str = GATEWAY) -> None:
-        self.topic = gateway_status_topic(event, gateway)
-        self.latest: GatewayStatus | None = None
+    def __init__(self, host: str, port: int, topic: str) -> None:
+        self.topic = topic
+        self.history: list[GatewayStatus] = []
         self._lock = threading.Lock()
         self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"demo-{secrets.token_hex(4)}"
+            CallbackAPIVersion.VERSION2, client_id=f"watch-{secrets.token_hex(4)}"
         )
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
@@ -84,12 +84,22 @@ class StatusWatcher:
         except MalformedMessage:
             return
         with self._lock:
-            self.latest = status
+            self.history.append(status)
 
     def snapshot(self) -> GatewayStatus | None:
         """The latest status received, or None."""
         with self._lock:
-            return self.latest
+            return self.history[-1] if self.history else None
+
+
+def is_drained(status: GatewayStatus | None, sent: int) -> bool:
+    """Whether the gateway has received ``sent`` messages, closed every pair and forwarded all."""
+    return (
+        status is not None
+        and status.counters.get("received", 0) >= sent
+        and status.gauges.get("open_pairs", 1) == 0
+        and status.gauges.get("journal_unforwarded", 1) == 0
+    )
 
 
 class Demo:
@@ -250,14 +260,9 @@ class Demo:
                     child.check_alive()
                 status = watcher.snapshot()
                 if status is not None:
-                    received = status.counters.get("received", 0)
-                    bar.update(task, completed=min(received, sent))
-                    if (
-                        received >= sent
-                        and status.gauges.get("open_pairs", 1) == 0
-                        and status.gauges.get("journal_unforwarded", 1) == 0
-                    ):
-                        return
+                    bar.update(task, completed=min(status.counters.get("received", 0), sent))
+                if is_drained(status, sent):
+                    return
                 time.sleep(0.2)
         raise DemoError(
             f"the gateway did not drain within {self.options.drain_timeout_s:.0f} s "
@@ -414,7 +419,9 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
         console.print(f"starting broker, server and gateway in {demo.out}")
         demo.start_infrastructure()
         token = demo.provision()
-        watcher = StatusWatcher(demo.broker.host, demo.broker.port)
+        watcher = StatusWatcher(
+            demo.broker.host, demo.broker.port, gateway_status_topic(EVENT, GATEWAY)
+        )
         watcher.start()
         demo.start_gateway(token)
         demo.wait_gateway_online(watcher)

@@ -42,6 +42,7 @@ from inperson.processes import ChildError
 from protocol.api import DetectionSettings, ProvisioningBundle
 from protocol.encoding import decode_json
 from protocol.errors import ProtocolError
+from protocol.topics import gateway_status_topic
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +201,9 @@ def run_replay(options: ReplayOptions, console: Console) -> dict[str, Any]:
         )
         run.start_infrastructure()
         token, badge_of = run.provision_trace(trace, options)
-        watcher = StatusWatcher(run.broker.host, run.broker.port, event=EVENT, gateway="gw-main")
+        watcher = StatusWatcher(
+            run.broker.host, run.broker.port, gateway_status_topic(EVENT, "gw-main")
+        )
         watcher.start()
         run.start_gateway(token)
         run.wait_gateway_online(watcher)

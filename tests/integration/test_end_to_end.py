@@ -25,8 +25,9 @@ from firmware_sim.runner import run_simulation
 from gateway.config import GatewaySettings
 from gateway.service import run_gateway
 from inperson.broker import Broker
-from inperson.demo import StatusWatcher
+from inperson.demo import StatusWatcher, is_drained
 from inperson.roster import make_roster
+from protocol.topics import gateway_status_topic
 from server.config import ServerSettings
 from server.main import create_app
 from tests.reference import expected_meetings
@@ -99,7 +100,7 @@ async def test_server_meetings_equal_ground_truth_with_ideal_radio(
             checkpoint_interval_s=0.2,
             status_interval_s=0.2,
         )
-        watcher = StatusWatcher(broker.host, broker.port, event=event_id, gateway="gw-e2e")
+        watcher = StatusWatcher(broker.host, broker.port, gateway_status_topic(event_id, "gw-e2e"))
         watcher.start()
         stop = asyncio.Event()
         gateway = asyncio.create_task(run_gateway(gateway_settings, http=client, stop=stop))
@@ -116,7 +117,7 @@ async def test_server_meetings_equal_ground_truth_with_ideal_radio(
             )
             result = await asyncio.to_thread(run_simulation, sim_settings)
             sent = int(result.summary["messages_sent"])
-            await _until(lambda: _drained(watcher, sent), "gateway drained")
+            await _until(lambda: is_drained(watcher.snapshot(), sent), "gateway drained")
             stored = await _stored_meetings(client, event_id)
         finally:
             stop.set()
@@ -150,16 +151,6 @@ async def test_server_meetings_equal_ground_truth_with_ideal_radio(
 def _state(watcher: StatusWatcher) -> str | None:
     status = watcher.snapshot()
     return status.state if status else None
-
-
-def _drained(watcher: StatusWatcher, sent: int) -> bool:
-    status = watcher.snapshot()
-    return (
-        status is not None
-        and status.counters.get("received", 0) >= sent
-        and status.gauges.get("open_pairs", 1) == 0
-        and status.gauges.get("journal_unforwarded", 1) == 0
-    )
 
 
 async def _until(condition: Any, what: str, timeout: float = 120.0) -> None:

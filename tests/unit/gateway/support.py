@@ -13,8 +13,9 @@ import nacl.signing
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from inperson import demo
 from protocol.api import DetectionSettings, GatewayStatus, Registry, RegistryBadge
-from protocol.encoding import decode_json, seal
+from protocol.encoding import seal
 from protocol.ids import derive_ephid, epoch_of
 from protocol.messages import (
     BadgeMessage,
@@ -196,30 +197,24 @@ def publish_all(host: str, port: int, messages: Sequence[tuple[str, bytes]]) -> 
         client.loop_stop()
 
 
-class StatusWatcher:
-    """Follows a gateway's retained status topic; keeps the latest status."""
+class StatusWatcher(demo.StatusWatcher):
+    """The demo's status watcher, connected at once, with async waiting for tests."""
 
     def __init__(self, host: str, port: int, topic: str) -> None:
-        self.topic = topic
-        self.latest: GatewayStatus | None = None
-        self.history: list[GatewayStatus] = []
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"watch-{uuid.uuid4().hex[:10]}"
-        )
-        self._client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
-        self._client.on_message = self._on_message
-        self._client.connect(host, port)
-        self._client.loop_start()
+        super().__init__(host, port, topic)
+        self.start()
 
-    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        self.latest = decode_json(bytes(message.payload), GatewayStatus)
-        self.history.append(self.latest)
+    @property
+    def latest(self) -> GatewayStatus | None:
+        return self.snapshot()
 
     def counters(self) -> dict[str, int]:
-        return dict(self.latest.counters) if self.latest is not None else {}
+        latest = self.snapshot()
+        return dict(latest.counters) if latest is not None else {}
 
     def gauges(self) -> dict[str, float]:
-        return dict(self.latest.gauges) if self.latest is not None else {}
+        latest = self.snapshot()
+        return dict(latest.gauges) if latest is not None else {}
 
     async def wait_for(
         self, predicate: Callable[[GatewayStatus], bool], what: str
@@ -228,12 +223,11 @@ class StatusWatcher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + HANG_GUARD_S
         while loop.time() < deadline:
-            status = self.latest
+            status = self.snapshot()
             if status is not None and predicate(status):
                 return status
             await asyncio.sleep(0.05)
-        raise AssertionError(f"gateway status never showed {what}; last: {self.latest}")
+        raise AssertionError(f"gateway status never showed {what}; last: {self.snapshot()}")
 
     def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        self.stop()
