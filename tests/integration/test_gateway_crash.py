@@ -8,20 +8,17 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from fastapi import FastAPI, Request, Response
 
 from gateway.processor import Processor
 from gateway.registry import BadgeRegistry
-from inperson.broker import Broker, free_port
-from protocol.api import IngestResult, Meeting, MeetingBatch, Registry
-from protocol.encoding import decode_json, encode_json
+from inperson.broker import Broker
+from protocol.api import Meeting, Registry
 from protocol.topics import gateway_status_topic
+from tests.integration.gateway_harness import TOKEN, FakeServer
 from tests.unit.gateway.support import (
     GATEWAY,
     T0,
@@ -38,59 +35,7 @@ from tests.unit.gateway.support import (
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "crash-test-token"
 Message = tuple[str, bytes]
-
-
-class Server:
-    """A real HTTP server (uvicorn in a thread) with the gateway endpoints, idempotent on id."""
-
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
-        self.meetings: dict[str, Meeting] = {}
-        self.conflicts: list[str] = []
-        self.port = free_port()
-        app = FastAPI()
-        app.add_api_route("/api/v1/gateway/registry", self.get_registry, methods=["GET"])
-        app.add_api_route("/api/v1/gateway/meetings", self.post_meetings, methods=["POST"])
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def get_registry(self, request: Request) -> Response:
-        if request.headers.get("authorization") != f"Bearer {TOKEN}":
-            return Response(b'{"code":"unauthorized","detail":"no"}', status_code=401)
-        return Response(encode_json(self.registry), media_type="application/json")
-
-    async def post_meetings(self, request: Request) -> Response:
-        batch = decode_json(await request.body(), MeetingBatch)
-        fresh = 0
-        for meeting in batch.meetings:
-            known = self.meetings.setdefault(meeting.id, meeting)
-            if known is meeting:
-                fresh += 1
-            elif known != meeting:
-                self.conflicts.append(meeting.id)
-        result = IngestResult(accepted=fresh, duplicates=len(batch.meetings) - fresh)
-        return Response(encode_json(result), media_type="application/json")
-
-    def __enter__(self) -> Server:
-        self._thread.start()
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("fake server did not start")
-            threading.Event().wait(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
 
 
 def event_messages(members: list[TestBadge]) -> list[Message]:
@@ -165,8 +110,9 @@ async def test_killed_gateway_restarts_with_nothing_lost_or_doubled(
     reports = sum(1 for topic, _ in messages if topic.endswith("/reports"))
     log = tmp_path / "gateway.log"
     watcher = StatusWatcher(broker.host, broker.port, gateway_status_topic(event_id, GATEWAY))
-    with Server(registry) as server:
-        env = {**gateway_env, "GATEWAY_SERVER_URL": server.url}
+    server = FakeServer(registry)
+    with server.serve() as url:
+        env = {**gateway_env, "GATEWAY_SERVER_URL": url}
         process = start({**env, "GATEWAY_CHECKPOINT_INTERVAL_S": first_interval}, log)
         try:
             await watcher.wait_for(lambda s: s.gauges.get("mqtt_subscribed") == 1.0, "online")

@@ -19,7 +19,7 @@ from gateway.processor import Processor
 from gateway.registry import BadgeRegistry
 from inperson.broker import Broker
 from protocol.topics import gateway_status_topic
-from tests.integration.test_gateway_service import FakeServer, Running, settings_for
+from tests.integration.gateway_harness import FakeServer, Running, settings_for
 from tests.property.test_gateway_fuzz import (
     ALLOWED,
     BADGES,
@@ -102,6 +102,7 @@ async def test_hostile_traffic_through_the_broker_changes_no_meeting(
         await running.finish()
         watcher.close()
 
+    assert server.conflicts == []
     assert server.meetings == expected
     counters = status.counters
     assert counters["accepted"] == len(SCENE.valid)

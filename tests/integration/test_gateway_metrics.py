@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.verifier import REASONS
 from inperson.broker import Broker, free_port
 from protocol.topics import gateway_status_topic
-from tests.integration.test_gateway_service import (
+from tests.integration.gateway_harness import (
     FakeServer,
     Running,
     conversation,

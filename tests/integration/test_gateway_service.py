@@ -9,20 +9,26 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
-from fastapi import FastAPI, Request, Response
 
-from gateway.config import GatewaySettings
 from gateway.journal import TinyDBJournal
-from gateway.service import Gateway, run_gateway
+from gateway.service import Gateway
 from gateway.uplink import Uplink
 from inperson.broker import Broker
-from protocol.api import IngestResult, Meeting, MeetingBatch, Registry
-from protocol.encoding import decode_json, encode_json
+from protocol.api import Meeting
 from protocol.ids import meeting_id
 from protocol.signing import BadgeKey
 from protocol.topics import gateway_status_topic
+from tests.integration.gateway_harness import (
+    SERVER,
+    TOKEN,
+    FakeServer,
+    Running,
+    conversation,
+    quiet,
+    settings_for,
+    until,
+)
 from tests.unit.gateway.support import (
     GATEWAY,
     HANG_GUARD_S,
@@ -39,65 +45,7 @@ from tests.unit.gateway.support import (
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "gateway-test-token"
-SERVER = "http://fake-server.test"
 Message = tuple[str, bytes]
-
-
-class FakeServer:
-    """The two gateway endpoints of the server, idempotent on meeting id like the real one."""
-
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
-        self.meetings: dict[str, Meeting] = {}
-        self.duplicates = 0
-        self.registry_requests = 0
-        self.app = FastAPI()
-        self.app.add_api_route("/api/v1/gateway/registry", self.get_registry, methods=["GET"])
-        self.app.add_api_route("/api/v1/gateway/meetings", self.post_meetings, methods=["POST"])
-
-    def _authorized(self, request: Request) -> bool:
-        return request.headers.get("authorization") == f"Bearer {TOKEN}"
-
-    async def get_registry(self, request: Request) -> Response:
-        self.registry_requests += 1
-        if not self._authorized(request):
-            return Response(b'{"code":"unauthorized","detail":"bad token"}', status_code=401)
-        return Response(encode_json(self.registry), media_type="application/json")
-
-    async def post_meetings(self, request: Request) -> Response:
-        if not self._authorized(request):
-            return Response(b'{"code":"unauthorized","detail":"bad token"}', status_code=401)
-        batch = decode_json(await request.body(), MeetingBatch)
-        accepted = 0
-        for meeting in batch.meetings:
-            if meeting.id in self.meetings:
-                assert self.meetings[meeting.id] == meeting, "same id, other content"
-                self.duplicates += 1
-            else:
-                self.meetings[meeting.id] = meeting
-                accepted += 1
-        result = IngestResult(accepted=accepted, duplicates=len(batch.meetings) - accepted)
-        return Response(encode_json(result), media_type="application/json")
-
-    def client(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=self.app), base_url=SERVER)
-
-
-def settings_for(broker: Broker, event: str, journal: Path, **overrides: Any) -> GatewaySettings:
-    values: dict[str, Any] = {
-        "token": TOKEN,
-        "broker_host": broker.host,
-        "broker_port": broker.port,
-        "server_url": SERVER,
-        "client_id": f"gw-{event}",
-        "journal_dir": journal,
-        "checkpoint_interval_s": 0.1,
-        "status_interval_s": 0.1,
-        "forward_interval_s": 0.05,
-        **overrides,
-    }
-    return GatewaySettings(**values)
 
 
 @pytest.fixture
@@ -105,49 +53,6 @@ def watcher(broker: Broker, event_id: str) -> Iterator[StatusWatcher]:
     status = StatusWatcher(broker.host, broker.port, gateway_status_topic(event_id, GATEWAY))
     yield status
     status.close()
-
-
-async def until(predicate: Any, what: str) -> None:
-    """Wait for a condition (a hang guard, not a timing assertion)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + HANG_GUARD_S
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        await asyncio.sleep(0.05)
-
-
-class Running:
-    """run_gateway in a task, with its stop event."""
-
-    def __init__(self, settings: GatewaySettings, server: FakeServer) -> None:
-        self.stop = asyncio.Event()
-        self.http = server.client()
-        self.task = asyncio.create_task(run_gateway(settings, http=self.http, stop=self.stop))
-
-    async def ready(self, watcher: StatusWatcher) -> None:
-        await watcher.wait_for(
-            lambda s: s.state == "online" and s.gauges.get("mqtt_subscribed") == 1.0,
-            "online and subscribed",
-        )
-
-    async def finish(self) -> None:
-        self.stop.set()
-        await asyncio.wait_for(self.task, HANG_GUARD_S)
-        await self.http.aclose()
-
-
-def conversation(a: TestBadge, b: TestBadge, c: TestBadge, windows: range) -> list[Message]:
-    """a and b face each other in every window of ``windows``; c reports alone."""
-    messages: list[Message] = []
-    for i in windows:
-        w = T0 + i * WINDOW
-        messages += [a.report(w, [(b, -55), (c, -85)]), b.report(w, [(a, -60)]), c.report(w)]
-    return messages
-
-
-def quiet(members: Sequence[TestBadge], windows: range) -> list[Message]:
-    return [m.report(T0 + i * WINDOW) for i in windows for m in members]
 
 
 async def test_meetings_reach_the_server_and_bad_messages_are_counted(
@@ -199,6 +104,7 @@ async def test_meetings_reach_the_server_and_bad_messages_are_counted(
     assert (meeting.gateway, meeting.zone, meeting.rssi_median_dbm) == (GATEWAY, "Hall A", -58)
     assert server.meetings[tapped].kind == "tap"
     assert len(server.meetings) == 2
+    assert server.conflicts == []
 
     counters = status.counters
     for reason, messages in bad.items():
@@ -232,6 +138,7 @@ async def test_meetings_reach_the_server_and_bad_messages_are_counted(
     assert status.counters["duplicate"] == 1
     await running.finish()
     assert server.duplicates == 0 and len(server.meetings) == 2
+    assert server.conflicts == []
 
 
 async def test_cancellation_stops_cleanly_and_the_registry_is_refreshed(

@@ -1,0 +1,156 @@
+"""Shared pieces of the gateway integration tests: a fake server, settings, a running gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import uvicorn
+from fastapi import FastAPI, Request, Response
+
+from gateway.config import GatewaySettings
+from gateway.service import run_gateway
+from inperson.broker import Broker, free_port
+from protocol.api import IngestRejection, IngestResult, Meeting, MeetingBatch, Registry
+from protocol.encoding import decode_json, encode_json
+from tests.unit.gateway.support import HANG_GUARD_S, T0, WINDOW, StatusWatcher, TestBadge
+
+TOKEN = "gateway-test-token"
+SERVER = "http://fake-server.test"
+Message = tuple[str, bytes]
+
+
+class FakeServer:
+    """The two gateway endpoints of the server, idempotent on meeting id like the real one.
+
+    A meeting id seen again with other content is rejected with code "conflict", as the
+    real server does, and recorded in ``conflicts`` for the test to assert on.
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.meetings: dict[str, Meeting] = {}
+        self.conflicts: list[str] = []
+        self.duplicates = 0
+        self.registry_requests = 0
+        self.app = FastAPI()
+        self.app.add_api_route("/api/v1/gateway/registry", self.get_registry, methods=["GET"])
+        self.app.add_api_route("/api/v1/gateway/meetings", self.post_meetings, methods=["POST"])
+
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {TOKEN}"
+
+    async def get_registry(self, request: Request) -> Response:
+        self.registry_requests += 1
+        if not self._authorized(request):
+            return Response(b'{"code":"unauthorized","detail":"bad token"}', status_code=401)
+        return Response(encode_json(self.registry), media_type="application/json")
+
+    async def post_meetings(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return Response(b'{"code":"unauthorized","detail":"bad token"}', status_code=401)
+        batch = decode_json(await request.body(), MeetingBatch)
+        accepted = duplicates = 0
+        rejected: list[IngestRejection] = []
+        for meeting in batch.meetings:
+            known = self.meetings.setdefault(meeting.id, meeting)
+            if known is meeting:
+                accepted += 1
+            elif known == meeting:
+                duplicates += 1
+            else:
+                self.conflicts.append(meeting.id)
+                rejected.append(IngestRejection(meeting.id, "conflict", "other content"))
+        self.duplicates += duplicates
+        result = IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
+        return Response(encode_json(result), media_type="application/json")
+
+    def client(self) -> httpx2.AsyncClient:
+        """An HTTP client that reaches this app in-process (ASGI)."""
+        return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=self.app), base_url=SERVER)
+
+    @contextmanager
+    def serve(self) -> Iterator[str]:
+        """Serve the app over real HTTP (uvicorn in a thread); yields its URL."""
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+            )
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            while not server.started:
+                if not thread.is_alive():
+                    raise RuntimeError("fake server did not start")
+                threading.Event().wait(0.02)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(10)
+
+
+def settings_for(broker: Broker, event: str, journal: Path, **overrides: Any) -> GatewaySettings:
+    """Gateway settings for a test: fast checkpoints and status, the fake server's URL."""
+    values: dict[str, Any] = {
+        "token": TOKEN,
+        "broker_host": broker.host,
+        "broker_port": broker.port,
+        "server_url": SERVER,
+        "client_id": f"gw-{event}",
+        "journal_dir": journal,
+        "checkpoint_interval_s": 0.1,
+        "status_interval_s": 0.1,
+        "forward_interval_s": 0.05,
+        **overrides,
+    }
+    return GatewaySettings(**values)
+
+
+async def until(predicate: Any, what: str) -> None:
+    """Wait for a condition (a hang guard, not a timing assertion)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HANG_GUARD_S
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.05)
+
+
+class Running:
+    """run_gateway in a task, with its stop event."""
+
+    def __init__(self, settings: GatewaySettings, server: FakeServer) -> None:
+        self.stop = asyncio.Event()
+        self.http = server.client()
+        self.task = asyncio.create_task(run_gateway(settings, http=self.http, stop=self.stop))
+
+    async def ready(self, watcher: StatusWatcher) -> None:
+        await watcher.wait_for(
+            lambda s: s.state == "online" and s.gauges.get("mqtt_subscribed") == 1.0,
+            "online and subscribed",
+        )
+
+    async def finish(self) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self.task, HANG_GUARD_S)
+        await self.http.aclose()
+
+
+def conversation(a: TestBadge, b: TestBadge, c: TestBadge, windows: range) -> list[Message]:
+    """a and b face each other in every window of ``windows``; c reports alone."""
+    messages: list[Message] = []
+    for i in windows:
+        w = T0 + i * WINDOW
+        messages += [a.report(w, [(b, -55), (c, -85)]), b.report(w, [(a, -60)]), c.report(w)]
+    return messages
+
+
+def quiet(members: Sequence[TestBadge], windows: range) -> list[Message]:
+    return [m.report(T0 + i * WINDOW) for i in windows for m in members]
