@@ -112,3 +112,68 @@ class GatewayStatus(msgspec.Struct, frozen=True, kw_only=True):
     t: float = 0.0
     counters: dict[str, int] = {}
     gauges: dict[str, float] = {}
+
+
+CheckInOutcome = Literal[
+    "accepted",
+    "already_inside",
+    "unknown_badge",
+    "revoked_badge",
+    "not_registered",
+    "unknown_reader",
+    "unknown_nonce",
+    "stale_nonce",
+    "bad_signature",
+    "malformed",
+]
+"""What a reader decided about one tap. Only ``accepted`` changes who is inside.
+
+``not_registered``: the badge belongs to another event. ``unknown_nonce``: the
+nonce was never issued by this reader. ``stale_nonce``: it was, but expired
+before the answer arrived. A repeated tap (same badge, reader and nonce) is a
+duplicate: acknowledged, counted, never forwarded twice.
+"""
+
+
+class CheckInRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One tap at a check-in reader, as the gateway forwards it (accepted or not).
+
+    ``id`` is ``checkin_id(event, badge, reader, nonce)`` (see ``protocol.ids``),
+    so a resend is recognised by the server. ``t`` is the badge's time of the tap
+    (the real time even when forwarded hours later); ``received_at`` the
+    gateway's clock when it verified the answer. ``zone`` is the reader's zone id.
+    """
+
+    id: Hex16
+    event: Id
+    badge: Id
+    reader: Id
+    zone: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    direction: Literal["entry", "exit"]
+    t: Seconds
+    received_at: Seconds
+    outcome: CheckInOutcome
+    detail: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    gateway: Id
+
+
+class CheckInBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Check-in records a gateway forwards in one request."""
+
+    checkins: Annotated[list[CheckInRecord], msgspec.Meta(max_length=5000)]
+
+
+class ReaderNonce(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A reader's current challenge, published retained on its nonce topic.
+
+    Not signed: a forged nonce only makes the badge's answer fail as
+    ``unknown_nonce``. A badge taps by signing a ``CheckIn`` that quotes it.
+    """
+
+    v: Literal[1] = 1
+    event: Id
+    reader: Id
+    zone: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    nonce: Hex16
+    issued_at: Seconds
+    valid_seconds: Annotated[int, msgspec.Meta(ge=1, le=86_400)]

@@ -50,3 +50,16 @@ def meeting_id(kind: str, event: str, badge_a: str, badge_b: str, first: int) ->
     a, b = ordered_pair(badge_a, badge_b)
     data = b"\x00".join(x.encode() for x in (kind, event, a, b, str(first)))
     return hashlib.sha256(_MEETING_DOMAIN + data).digest()[:16].hex()
+
+
+_CHECKIN_DOMAIN = b"inperson/checkin/v1\x00"
+
+
+def checkin_id(event: str, badge: str, reader: str, nonce: str) -> str:
+    """Return the deterministic id of one tap at a reader (one nonce, one badge).
+
+    The same answer delivered twice, or forwarded again after a crash, gets the
+    same id, so the gateway and the server de-duplicate on it.
+    """
+    data = b"\x00".join(x.encode() for x in (event, badge, reader, nonce))
+    return hashlib.sha256(_CHECKIN_DOMAIN + data).digest()[:16].hex()

@@ -2,6 +2,7 @@
 
 inperson/v1/{event}/badges/{badge}/{reports|taps|checkins|status}
 inperson/v1/{event}/gateways/{gateway}/status
+inperson/v1/{event}/readers/{reader}/nonce
 """
 
 from __future__ import annotations
@@ -80,3 +81,13 @@ def parse_badge_topic(topic: str) -> BadgeTopic:
     except ValueError:
         raise MalformedMessage(f"unknown badge channel: {parts[5]!r:.40}") from None
     return BadgeTopic(check_id(parts[2], "event"), check_id(parts[4], "badge"), channel)
+
+
+def reader_nonce_topic(event: str, reader: str) -> str:
+    """Return the retained topic where a check-in reader publishes its current nonce."""
+    return f"{PREFIX}/{check_id(event, 'event')}/readers/{check_id(reader, 'reader')}/nonce"
+
+
+def reader_nonce_subscription(event: str) -> str:
+    """Return the wildcard subscription covering every reader nonce of an event."""
+    return f"{PREFIX}/{check_id(event, 'event')}/readers/+/nonce"
