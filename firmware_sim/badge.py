@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 import nacl.signing
+import numpy as np
+import numpy.typing as npt
 
 from protocol.api import DetectionSettings, ProvisioningBundle
-from protocol.encoding import channel_of, seal
+from protocol.encoding import channel_of, encode_body, seal
 from protocol.ids import derive_ephid, epoch_of
 from protocol.messages import (
     MAX_HEARD,
@@ -24,12 +26,14 @@ from protocol.messages import (
     TapHalf,
     TapTranscript,
 )
-from protocol.signing import BadgeKey
-from protocol.topics import badge_topic
+from protocol.signing import BadgeKey, sign
+from protocol.topics import BadgeChannel, badge_topic
 
 logger = logging.getLogger(__name__)
 
 _MAC_DOMAIN = b"inperson/mac/v1\x00"
+_EMPTY_HEARD = b"[]}"
+_HEAD_LEN = len(b'{"ephid":"') + 32 + len(b'","rssi_median":')
 
 
 class Outgoing(NamedTuple):
@@ -47,6 +51,74 @@ def strongest_first(heard: Iterable[Heard]) -> list[Heard]:
     """
     ranked = sorted(heard, key=lambda h: (-h.rssi_median, -h.rssi_max, -h.count, h.ephid))
     return ranked[:MAX_HEARD]
+
+
+class HeardEncoder:
+    """Writes ranked heard lists straight to the JSON ``SightingReport`` bodies use.
+
+    The bytes are exactly what ``msgspec`` writes for the ``Heard`` structs (checked in
+    tests/unit/firmware_sim/test_sim_radio_reports.py), without building 64 structs per report:
+    the part that names the EphID is made once per sender and window, the RSSI part
+    once per distinct (median, max, count) for the whole run, and the entries are
+    assembled with array operations.
+    """
+
+    def __init__(self) -> None:
+        self._tails: dict[int, bytes] = {}
+
+    def encode_lists(
+        self,
+        ephids: list[str],
+        sender: npt.NDArray[np.int64],
+        median: npt.NDArray[np.int64],
+        maximum: npt.NDArray[np.int64],
+        count: npt.NDArray[np.int64],
+        bounds: npt.NDArray[np.int64],
+    ) -> list[bytes]:
+        """The JSON array of each receiver's entries, in the order given.
+
+        Args:
+            ephids: EphID (hex) of every badge, indexed by sender.
+            sender, median, maximum, count: the entries (parallel arrays), grouped by
+                receiver; receiver ``k``'s are ``bounds[k]:bounds[k + 1]``.
+            bounds: ``n + 1`` ascending positions for ``n`` receivers.
+
+        Raises:
+            ValueError: an RSSI outside the protocol's dBm range or a count below 1.
+        """
+        if median.size and (
+            min(int(median.min()), int(maximum.min())) < -128
+            or max(int(median.max()), int(maximum.max())) > 127
+            or not 1 <= int(count.min()) <= int(count.max()) < 1 << 24
+        ):
+            raise ValueError("heard entries out of range")
+        key = ((median + 128) * 256 + (maximum + 128)) * (1 << 24) + count
+        distinct, which = np.unique(key, return_inverse=True)
+        tails = [self._tail(k) for k in distinct.tolist()]
+        width = max((len(t) for t in tails), default=1)
+        tail_rows = b"".join(t.ljust(width) for t in tails)
+        head_rows = b"".join(b'{"ephid":"' + e.encode() + b'","rssi_median":' for e in ephids)
+        if len(head_rows) != _HEAD_LEN * len(ephids):
+            raise ValueError("every EphID must be 32 hex characters")
+        # One row per entry: head, tail (ending in ","), padding; then drop the padding.
+        rows = np.empty((sender.shape[0], _HEAD_LEN + width), dtype=np.uint8)
+        rows[:, :_HEAD_LEN] = np.frombuffer(head_rows, np.uint8).reshape(-1, _HEAD_LEN)[sender]
+        rows[:, _HEAD_LEN:] = np.frombuffer(tail_rows, np.uint8).reshape(-1, width)[which]
+        length = _HEAD_LEN + np.array([len(t) for t in tails], dtype=np.int64)[which]
+        flat = rows[np.arange(_HEAD_LEN + width)[None, :] < length[:, None]].tobytes()
+        ends = np.concatenate([[0], np.cumsum(length)])[bounds].tolist()
+        return [
+            b"[" + flat[a : b - 1] + b"]" if b > a else b"[]"  # without the last ","
+            for a, b in zip(ends[:-1], ends[1:], strict=True)
+        ]
+
+    def _tail(self, key: int) -> bytes:
+        tail = self._tails.get(key)
+        if tail is None:
+            stats = (key >> 32) - 128, ((key >> 24) & 255) - 128, key & ((1 << 24) - 1)
+            tail = b'%d,"rssi_max":%d,"count":%d},' % stats
+            self._tails[key] = tail
+        return tail
 
 
 @dataclass
@@ -78,6 +150,7 @@ class Badge:
     start_time: int = 0
     seq: int = 0
     _ephids: dict[int, bytes] = field(default_factory=dict, repr=False)
+    _topics: dict[BadgeChannel, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_bundle(
@@ -148,6 +221,31 @@ class Badge:
         )
         return self._seal(report)
 
+    def report_encoded(self, window_start: int, heard_json: bytes) -> Outgoing:
+        """Seal a sighting report whose heard list is already JSON (``HeardEncoder``).
+
+        The same bytes as ``report`` for the same entries; the caller guarantees they are
+        strongest first and at most ``MAX_HEARD``, as ``strongest_first`` would leave them.
+
+        Args:
+            window_start: event time the window starts (a multiple of the window length).
+            heard_json: the JSON array of ``Heard`` objects.
+        """
+        report = SightingReport(
+            event=self.event,
+            badge=self.badge,
+            seq=self._next_seq(),
+            window_start=window_start,
+            window_len=self.settings.window_seconds,
+            heard=[],
+        )
+        empty = encode_body(report)
+        if not empty.endswith(_EMPTY_HEARD):  # heard is the last field of a report
+            raise RuntimeError("unexpected SightingReport encoding")
+        body = empty[: -len(_EMPTY_HEARD)] + heard_json + b"}"
+        topic = self._topic(BadgeChannel.REPORTS)
+        return Outgoing(topic, sign(self.signer, topic, body) + body)
+
     def tap(self, transcript: TapTranscript) -> Outgoing:
         """Seal this badge's half of an NFC tap.
 
@@ -209,7 +307,14 @@ class Badge:
         self.seq += 1
         return self.seq
 
+    def _topic(self, channel: BadgeChannel) -> str:
+        """The badge's topic on ``channel`` (built and checked once, then reused)."""
+        topic = self._topics.get(channel)
+        if topic is None:
+            topic = self._topics[channel] = badge_topic(self.event, self.badge, channel)
+        return topic
+
     def _seal(self, message: BadgeMessage) -> Outgoing:
-        topic = badge_topic(self.event, self.badge, channel_of(message))
+        topic = self._topic(channel_of(message))
         logger.debug("sealed badge=%s seq=%d topic=%s", self.badge, message.seq, topic)
         return Outgoing(topic, seal(message, topic, self.signer))

@@ -1,11 +1,15 @@
-"""The crowd: an agenda of arrival, a seated session and a break, and conversation groups.
+"""The crowd: an agenda of arrival, a seated session and a break, conversation groups, queues.
 
 Deterministic from the injected ``random.Random``. While mingling, people stand in
 conversation groups of 2-5 on a small circle facing its centre, one group per
 standing spot; groups form and dissolve, people leave and join, and some stand
 alone facing random directions. During the session most people sit in rows in the
 halls facing the stage (side by side and one behind the other: never face-to-face).
-Movement happens between windows: ``Crowd.step`` returns one ``Frame`` per window.
+On arrival people queue at a registration desk, and at the break some queue for
+coffee: one behind the other, facing the desk (never face-to-face). Between the
+mingling rooms and the halls people walk through the corridor for a window, in
+lanes, facing the way they go. Movement happens between windows: ``Crowd.step``
+returns one ``Frame`` per window.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from enum import IntEnum
 
 import numpy as np
 
-from firmware_sim.frame import ABSENT, Frame
-from firmware_sim.venue import Venue
+from firmware_sim.frame import ABSENT, Floats, Frame, Ints
+from firmware_sim.venue import Points, Venue
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +74,13 @@ class CrowdParams:
             rather than joining an existing group.
         max_group: largest conversation group.
         switch_room_share: chance that someone leaving a group walks to another room.
+        corridors: walk through the corridor (one window) between halls and mingling rooms.
+        queues: queue at registration on arrival and for coffee at the break.
+        coffee_share: share of the audience that queues for coffee after the session.
+        queue_service_s: seconds one desk takes per person.
+        queue_desks_per_100: desks serving each queue per 100 attendees (at least one).
+        queue_jitter_deg: someone in a queue faces the head of the line within this angle.
+        walk_jitter_deg: a walker faces the way they go within this angle.
     """
 
     window_seconds: int = 20
@@ -83,6 +94,13 @@ class CrowdParams:
     new_group_share: float = 0.5
     max_group: int = 5
     switch_room_share: float = 0.2
+    corridors: bool = True
+    queues: bool = True
+    coffee_share: float = 0.4
+    queue_service_s: float = 6.0
+    queue_desks_per_100: float = 1.0
+    queue_jitter_deg: float = 15.0
+    walk_jitter_deg: float = 10.0
 
 
 class Place(IntEnum):
@@ -91,6 +109,8 @@ class Place(IntEnum):
     ABSENT = 0
     MINGLING = 1
     SEATED = 2
+    WALKING = 3
+    QUEUEING = 4
 
 
 @dataclass
@@ -123,6 +143,8 @@ class Crowd:
     groups: dict[int, _Group] = field(default_factory=dict)
     free_spots: dict[int, set[int]] = field(default_factory=dict)
     next_group: int = 0
+    queues: dict[int, list[int]] = field(default_factory=dict)
+    walk_to: dict[int, tuple[int, int, bool]] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -131,6 +153,7 @@ class Crowd:
         """A crowd of ``n`` people who have not arrived yet; arrival windows come from ``rng``."""
         arrival = [rng.randrange(agenda.arrival_windows) for _ in range(n)]
         free = {r: set(range(len(venue.rooms[r].spots))) for r in venue.mingle_rooms}
+        queues: dict[int, list[int]] = {r: [] for r in venue.mingle_rooms}
         return cls(
             venue=venue,
             agenda=agenda,
@@ -141,6 +164,7 @@ class Crowd:
             seat=[(-1, -1)] * n,
             group_of=[-1] * n,
             free_spots=free,
+            queues=queues,
         )
 
     @property
@@ -153,6 +177,8 @@ class Crowd:
         if w >= self.agenda.windows:
             self._leave_venue()
         else:
+            self._finish_walks()
+            self._serve_queues(w)
             self._arrive(w)
             if w == self.agenda.session_start and self.agenda.session_end > w:
                 self._seat_audience()
@@ -168,8 +194,10 @@ class Crowd:
     def _arrive(self, w: int) -> None:
         for person, when in enumerate(self.arrival):
             if when == w and self.place[person] == Place.ABSENT:
-                self.place[person] = Place.MINGLING
-                self._stand_alone(person, self.rng.choice(self.venue.mingle_rooms))
+                room = self.rng.choice(self.venue.mingle_rooms)
+                if not self._join_queue(person, room):  # registration
+                    self.place[person] = Place.MINGLING
+                    self._stand_alone(person, room)
 
     def _seat_audience(self) -> None:
         mingling = [p for p in range(self.size) if self.place[p] == Place.MINGLING]
@@ -182,18 +210,72 @@ class Crowd:
             seats = self.rng.sample(range(len(self.venue.rooms[hall].seats)), len(people))
             for person, seat in zip(people, seats, strict=True):
                 self._leave_group(person)
-                self.place[person] = Place.SEATED
                 self.seat[person] = (hall, seat)
+                if self._has_corridor:
+                    self.place[person] = Place.WALKING
+                    self.walk_to[person] = (hall, seat, False)
+                else:
+                    self.place[person] = Place.SEATED
         logger.debug("session starts seated=%d", len(audience))
 
     def _release_audience(self) -> None:
         for person in range(self.size):
             if self.place[person] == Place.SEATED:
-                self.place[person] = Place.MINGLING
                 self.seat[person] = (-1, -1)
-                self._stand_alone(person, self.rng.choice(self.venue.mingle_rooms))
+                room = self.rng.choice(self.venue.mingle_rooms)
+                coffee = self.params.queues and self.rng.random() < self.params.coffee_share
+                if self._has_corridor:
+                    self.place[person] = Place.WALKING
+                    self.walk_to[person] = (room, -1, coffee)
+                else:
+                    self._settle(person, room, coffee)
+
+    @property
+    def _has_corridor(self) -> bool:
+        return self.params.corridors and self.venue.corridor is not None
+
+    def _finish_walks(self) -> None:
+        """Everyone who walked through the corridor last window arrives."""
+        for person in sorted(self.walk_to):
+            room, seat, coffee = self.walk_to.pop(person)
+            if seat >= 0:
+                self.place[person] = Place.SEATED
+            else:
+                self._settle(person, room, coffee)
+
+    def _settle(self, person: int, room: int, coffee: bool) -> None:
+        """Someone arriving in a mingling room queues for coffee or stands alone."""
+        if not (coffee and self._join_queue(person, room)):
+            self.place[person] = Place.MINGLING
+            self._stand_alone(person, room)
+
+    def _join_queue(self, person: int, room: int) -> bool:
+        """Join the end of ``room``'s queue if queues are on and it has a free place."""
+        line = self.queues.get(room)
+        if not self.params.queues or line is None:
+            return False
+        if len(line) >= len(self.venue.rooms[room].queue):
+            return False
+        line.append(person)
+        self.place[person] = Place.QUEUEING
+        return True
+
+    def _serve_queues(self, w: int) -> None:
+        """The desks serve the heads of the queues; the served start mingling in the room."""
+        desks = max(1.0, self.params.queue_desks_per_100 * self.size / 100)
+        rate = desks * self.params.window_seconds / self.params.queue_service_s
+        served = math.floor(rate * (w + 1)) - math.floor(rate * w)
+        for room in sorted(self.queues):
+            line = self.queues[room]
+            done, line[:] = line[:served], line[served:]
+            for person in done:
+                self.place[person] = Place.MINGLING
+                self._stand_alone(person, room)
 
     def _leave_venue(self) -> None:
+        self.walk_to.clear()
+        for line in self.queues.values():
+            line.clear()
         for person in range(self.size):
             if self.place[person] == Place.MINGLING:
                 self._leave_group(person)
@@ -348,7 +430,36 @@ class Crowd:
                 positions[person] = room.seats[seat]
                 headings[person] = room.stage_heading + self.rng.uniform(-seat_jitter, seat_jitter)
                 rooms[person] = hall
+        self._place_queues(positions, headings, rooms)
+        self._place_walkers(positions, headings, rooms)
         return Frame(positions, headings, rooms, tuple(conversations))
+
+    def _place_queues(self, positions: Points, headings: Floats, rooms: Ints) -> None:
+        """One behind the other on the room's queue line, facing its head (west)."""
+        jitter = math.radians(self.params.queue_jitter_deg)
+        for room_id in sorted(self.queues):
+            places = self.venue.rooms[room_id].queue
+            for k, person in enumerate(self.queues[room_id]):
+                positions[person] = places[k]
+                headings[person] = math.pi + self.rng.uniform(-jitter, jitter)
+                rooms[person] = room_id
+
+    def _place_walkers(self, positions: Points, headings: Floats, rooms: Ints) -> None:
+        """On random free slots of the corridor, facing the room they walk to."""
+        corridor = self.venue.corridor
+        if not self.walk_to or corridor is None:
+            return
+        slots = self.venue.rooms[corridor].spots
+        jitter = math.radians(self.params.walk_jitter_deg)
+        walkers = sorted(self.walk_to)
+        chosen = self.rng.sample(range(len(slots)), min(len(walkers), len(slots)))
+        for person, slot in zip(walkers, chosen, strict=False):
+            target = self.venue.rooms[self.walk_to[person][0]]
+            x, y = slots[slot]
+            east = (target.x0 + target.x1) / 2 >= x
+            headings[person] = (0.0 if east else math.pi) + self.rng.uniform(-jitter, jitter)
+            positions[person] = (x, y)
+            rooms[person] = corridor
 
 
 def _discard_sorted(values: list[int], value: int) -> None:

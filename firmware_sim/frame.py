@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +25,14 @@ ABSENT = -1
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
-_HALF_NEIGHBOURHOOD = ((1, -1), (1, 0), (1, 1), (0, 1))
+_CELLS_PER_RADIUS = 2
+_HALF_NEIGHBOURHOOD = tuple(
+    (dx, dy)
+    for dx in range(_CELLS_PER_RADIUS + 1)
+    for dy in range(-_CELLS_PER_RADIUS, _CELLS_PER_RADIUS + 1)
+    if dx > 0 or dy > 0
+)
+"""Cell offsets to compare a cell with: half the 5 x 5 block around it, itself excluded."""
 
 
 @dataclass(frozen=True)
@@ -59,41 +65,57 @@ def _empty_pairs() -> tuple[Ints, Ints]:
     return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
 
 
+def _runs(lengths: Ints) -> tuple[Ints, Ints]:
+    """For runs of the given lengths: (run index, position inside the run) of every element."""
+    total = int(lengths.sum())
+    run = np.repeat(np.arange(lengths.shape[0], dtype=np.int64), lengths)
+    inside = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return run, inside
+
+
 def neighbour_pairs(frame: Frame, radius: float) -> tuple[Ints, Ints]:
     """Return every pair of present people at most ``radius`` apart, as index arrays with i < j.
 
-    People are hashed into square cells of side ``radius``; only the same and the
-    neighbouring cells are compared.
+    People are sorted into square cells of side ``radius / 2``; only pairs in the same
+    cell or in cells at most two apart (half of that neighbourhood, so each pair once)
+    are compared, all with array operations: the work grows with the number of close
+    pairs, never with all pairs.
     """
     idx = np.flatnonzero(frame.present).astype(np.int64)
     if idx.size < 2:
         return _empty_pairs()
-    # Cells a hair wider than the radius: a pair whose distance only rounds to the radius
-    # (e.g. x = -1e-172 and x = 1 with radius 1) must still land in neighbouring cells.
-    cells = np.floor(frame.positions[idx] / (radius * (1 + 1e-9))).astype(np.int64)
-    buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for person, (cx, cy) in zip(idx.tolist(), cells.tolist(), strict=True):
-        buckets[(cx, cy)].append(person)
-    firsts: list[Ints] = []
-    seconds: list[Ints] = []
-    for (cx, cy), members_list in buckets.items():
-        members = np.array(members_list, dtype=np.int64)
-        if members.size > 1:
-            a, b = np.triu_indices(members.size, k=1)
-            firsts.append(members[a])
-            seconds.append(members[b])
-        for dx, dy in _HALF_NEIGHBOURHOOD:
-            other_list = buckets.get((cx + dx, cy + dy))
-            if other_list:
-                other = np.array(other_list, dtype=np.int64)
-                firsts.append(np.repeat(members, other.size))
-                seconds.append(np.tile(other, members.size))
-    if not firsts:
-        return _empty_pairs()
-    i = np.concatenate(firsts)
-    j = np.concatenate(seconds)
-    gap = frame.positions[i] - frame.positions[j]
-    close = np.einsum("ij,ij->i", gap, gap) <= radius * radius
+    # Cells a hair wider than radius / 2: a pair whose distance only rounds to the radius
+    # (e.g. x = -1e-172 and x = 1 with radius 1) must still land at most two cells apart.
+    cells = np.floor(frame.positions[idx] / (radius * (1 + 1e-9) / _CELLS_PER_RADIUS))
+    cx = cells[:, 0].astype(np.int64)
+    cy = cells[:, 1].astype(np.int64)
+    cx -= cx.min()
+    cy -= cy.min() - _CELLS_PER_RADIUS  # keep cy +- 2 inside one row of the key
+    width = int(cy.max()) + _CELLS_PER_RADIUS + 1
+    key = cx * width + cy
+    order = np.argsort(key, kind="stable")
+    people, key = idx[order], key[order]
+    cell_keys, first, size = np.unique(key, return_index=True, return_counts=True)
+    cell_of = np.repeat(np.arange(cell_keys.shape[0], dtype=np.int64), size)
+    position = np.arange(people.shape[0], dtype=np.int64)
+    # Same cell: each person with the ones after it in the cell.
+    after = first[cell_of] + size[cell_of] - position - 1
+    run, inside = _runs(after)
+    firsts = [run]
+    seconds = [run + 1 + inside]
+    for dx, dy in _HALF_NEIGHBOURHOOD:
+        target = cell_keys + dx * width + dy
+        at = np.minimum(np.searchsorted(cell_keys, target), cell_keys.shape[0] - 1)
+        found = cell_keys[at] == target
+        partners = np.where(found, size[at], 0)[cell_of]
+        run, inside = _runs(partners)
+        firsts.append(run)
+        seconds.append(first[at][cell_of][run] + inside)
+    i = people[np.concatenate(firsts)]
+    j = people[np.concatenate(seconds)]
+    gap_x = frame.positions[i, 0] - frame.positions[j, 0]
+    gap_y = frame.positions[i, 1] - frame.positions[j, 1]
+    close = gap_x * gap_x + gap_y * gap_y <= radius * radius
     i, j = i[close], j[close]
     return np.minimum(i, j), np.maximum(i, j)
 
@@ -104,13 +126,15 @@ def facing_angles(frame: Frame, i: Ints, j: Ints) -> tuple[Floats, Floats, Float
     The angle at ``i`` is between i's heading and the direction from i to j, in
     radians (0 = facing the other, pi = back turned).
     """
-    gap = frame.positions[j] - frame.positions[i]
-    distance = np.hypot(gap[:, 0], gap[:, 1])
+    x, y = frame.positions[:, 0], frame.positions[:, 1]
+    gap_x, gap_y = x[j] - x[i], y[j] - y[i]
+    distance = np.hypot(gap_x, gap_y)
     safe = np.where(distance > 1e-9, distance, 1.0)
-    ux, uy = gap[:, 0] / safe, gap[:, 1] / safe
-    hi, hj = frame.headings[i], frame.headings[j]
-    cos_i = np.clip(np.cos(hi) * ux + np.sin(hi) * uy, -1.0, 1.0)
-    cos_j = np.clip(-(np.cos(hj) * ux + np.sin(hj) * uy), -1.0, 1.0)
+    ux, uy = gap_x / safe, gap_y / safe
+    # Each person's heading vector once, not once per pair.
+    cos_h, sin_h = np.cos(frame.headings), np.sin(frame.headings)
+    cos_i = np.clip(cos_h[i] * ux + sin_h[i] * uy, -1.0, 1.0)
+    cos_j = np.clip(-(cos_h[j] * ux + sin_h[j] * uy), -1.0, 1.0)
     return np.arccos(cos_i), np.arccos(cos_j), distance
 
 

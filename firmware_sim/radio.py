@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from firmware_sim.frame import Floats, Frame, Ints, face_to_face, facing_angles, neighbour_pairs
+from firmware_sim.sampler import normal_tail, positive_poisson, tail_bound, truncated_normal
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class IdealRadio:
 
 @dataclass(frozen=True)
 class RadioParams:
-    """Parameters of ``RealisticRadio``; the defaults are documented in docs/simulator.md.
+    """Parameters of ``RealisticRadio``; the defaults (calibrated on Herald) are in docs/radio.md.
 
     Attributes:
         rssi_at_1m_dbm: mean RSSI at 1 m, line of sight, no body in the way.
@@ -99,10 +100,10 @@ class RadioParams:
         min_distance_m: distances are clamped to at least this, to keep path loss finite.
     """
 
-    rssi_at_1m_dbm: float = -65.0
-    path_loss_exponent: float = 2.0
+    rssi_at_1m_dbm: float = -75.0
+    path_loss_exponent: float = 1.2
     device_offset_sd_db: float = 2.0
-    shadowing_sd_db: float = 5.0
+    shadowing_sd_db: float = 5.2
     body_loss_db: float = 25.0
     body_free_angle_deg: float = 60.0
     body_full_angle_deg: float = 120.0
@@ -117,8 +118,17 @@ HERALD_PARAMS = RadioParams(rssi_at_1m_dbm=-75.0, path_loss_exponent=1.2, shadow
 """Path loss and per-sample noise fitted on the Herald phone-to-phone measurements.
 
 Median over the eight recordings of the log-distance fit over 0.2-3.4 m (docs/radio.md);
-body, wall and device terms as in the defaults. The defaults keep free-space n = 2.0
-(see docs/radio.md for why, and for what each choice does to detection fidelity).
+body, wall and device terms as in the defaults. These are the defaults of ``RadioParams``.
+"""
+
+FREE_SPACE_PARAMS = RadioParams(rssi_at_1m_dbm=-65.0, path_loss_exponent=2.0, shadowing_sd_db=5.0)
+"""The earlier, uncalibrated default: free-space path loss (n = 2), -65 dBm at 1 m."""
+
+CALIBRATED_RSSI_THRESHOLD_DBM = -82
+"""RSSI threshold tuned for the default (calibrated) radio on the simulated conference.
+
+With gap tolerance 60 s and minimum meeting 60 s (docs/fidelity.md). It is the
+protocol's ``DetectionSettings`` default; the earlier -72 dBm suited ``FREE_SPACE_PARAMS``.
 """
 
 
@@ -158,6 +168,65 @@ def mean_rssi(
     return result
 
 
+def sample_links(
+    level: Floats, params: RadioParams, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.bool_], Ints, Ints, Ints]:
+    """Draw the samples every link receives in one window and summarise them.
+
+    The model: a link takes Poisson(``samples_mean``) advertisements, each received as
+    ``rint(level + N(0, shadowing_sd_db))`` and kept when at least ``sensitivity_dbm``.
+    It is drawn in an equivalent order that skips the lost samples. By Poisson thinning
+    the kept count is Poisson(``mu``) with ``mu = samples_mean x P(kept)``, and the kept
+    samples are independent normals conditioned on reaching the sensitivity
+    (``truncated_normal``). Whether a link is heard at all is one uniform draw ``u``
+    against ``1 - exp(-mu)``; ``mu`` needs ``erfc``, so it is only evaluated where ``u``
+    falls below the same expression for a cheap upper bound of ``P(kept)``
+    (``tail_bound``). A heard link's count is then Poisson(``mu``) conditioned on >= 1.
+    A link that is weak (most, in a seated hall) costs one uniform and one ``exp``.
+
+    Returns:
+        (mask of the links heard at all, then for those links: median rounded half up,
+        maximum, count), RSSI clipped to the protocol's ``MIN_DBM``..``MAX_DBM``.
+    """
+    sd, mean = params.shadowing_sd_db, params.samples_mean
+    floor_dbm = math.ceil(params.sensitivity_dbm)  # weakest whole-dBm sample kept
+    # rint(x) >= floor_dbm  <=>  x > floor_dbm - 0.5 (the tie has probability 0).
+    low = (floor_dbm - 0.5 - level) / sd
+    chance: Floats = rng.random(size=(level.shape[0],))
+    candidate = np.flatnonzero(chance < -np.expm1(-mean * tail_bound(low)))
+    mu: Floats = normal_tail(low[candidate]) * mean
+    is_heard = chance[candidate] < -np.expm1(-mu)
+    heard = np.zeros(level.shape[0], dtype=bool)
+    heard[candidate[is_heard]] = True
+    count = positive_poisson(mu[is_heard], rng)
+    # Draw the samples link after link, the links ordered by count, so the samples of all
+    # links with k samples form one (links, k) block that sorts row by row in one call.
+    by_count = np.argsort(count, kind="stable")
+    sorted_count = count[by_count]
+    noise = truncated_normal(np.repeat(low[heard][by_count], sorted_count), rng)
+    values = np.rint(np.repeat(level[heard][by_count], sorted_count) + sd * noise)
+    # The bound holds up to rounding of the sum; keep the model's invariant exactly.
+    np.maximum(values, floor_dbm, out=values)
+    median = np.empty(count.shape[0])
+    maximum = np.empty(count.shape[0])
+    sizes, first_link = np.unique(sorted_count, return_index=True)
+    bounds = [*first_link.tolist(), count.shape[0]]
+    sample = 0
+    for k, begin, end in zip(sizes.tolist(), bounds[:-1], bounds[1:], strict=True):
+        block = values[sample : sample + (end - begin) * k].reshape(end - begin, k)
+        block.sort(axis=1)
+        links = by_count[begin:end]
+        median[links] = np.floor((block[:, (k - 1) // 2] + block[:, k // 2]) / 2.0 + 0.5)
+        maximum[links] = block[:, -1]
+        sample += (end - begin) * k
+    return (
+        heard,
+        _ints(np.clip(median, MIN_DBM, MAX_DBM)),
+        _ints(np.clip(maximum, MIN_DBM, MAX_DBM)),
+        count,
+    )
+
+
 @dataclass(frozen=True)
 class RealisticRadio:
     """Log-distance path loss with device offsets, multipath noise, body shielding and walls.
@@ -188,37 +257,22 @@ class RealisticRadio:
         p = self.params
         a, b = neighbour_pairs(frame, p.max_range_m)
         angle_a, angle_b, distance = facing_angles(frame, a, b)
-        # Both directions of every pair: sender -> receiver.
+        # The mean level is symmetric in the two bodies: compute it once per pair, then
+        # add each direction's receiver offset (sender -> receiver: a -> b, then b -> a).
+        wall = frame.rooms[a] != frame.rooms[b]
+        pair_level = mean_rssi(distance, angle_a, angle_b, wall, p)
         sender = np.concatenate([a, b])
         receiver = np.concatenate([b, a])
-        sender_angle = np.concatenate([angle_a, angle_b])
-        receiver_angle = np.concatenate([angle_b, angle_a])
-        dist = np.concatenate([distance, distance])
-        wall = frame.rooms[sender] != frame.rooms[receiver]
-        level = mean_rssi(dist, sender_angle, receiver_angle, wall, p) + self.offsets[receiver]
+        level = np.concatenate([pair_level, pair_level]) + self.offsets[receiver]
         return self._sample(receiver, sender, level)
 
     def _sample(self, receiver: Ints, sender: Ints, level: Floats) -> Reception:
-        p = self.params
-        links = level.shape[0]
-        taken = _ints(self.rng.poisson(p.samples_mean, links))
-        width = max(1, int(taken.max())) if links else 1
-        noise = self.rng.normal(0.0, p.shadowing_sd_db, (links, width))
-        samples = np.rint(level[:, None] + noise)
-        valid = (np.arange(width)[None, :] < taken[:, None]) & (samples >= p.sensitivity_dbm)
-        count = valid.sum(axis=1)
-        heard = count > 0
-        samples, valid, count = samples[heard], valid[heard], count[heard]
-        ordered = np.sort(np.where(valid, samples, -np.inf), axis=1)
-        first = width - count
-        low = np.take_along_axis(ordered, (first + (count - 1) // 2)[:, None], axis=1)[:, 0]
-        high = np.take_along_axis(ordered, (first + count // 2)[:, None], axis=1)[:, 0]
-        median = np.floor((low + high) / 2.0 + 0.5)
-        maximum = ordered[:, -1]
+        """Draw each link's received samples and summarise them (see ``sample_links``)."""
+        heard, median, maximum, count = sample_links(level, self.params, self.rng)
         return Reception(
             receiver=receiver[heard],
             sender=sender[heard],
-            median=_ints(np.clip(median, MIN_DBM, MAX_DBM)),
-            maximum=_ints(np.clip(maximum, MIN_DBM, MAX_DBM)),
-            count=_ints(count),
+            median=median,
+            maximum=maximum,
+            count=count,
         )

@@ -15,7 +15,9 @@ from firmware_sim.bundle import load_bundles
 from firmware_sim.clock import SimClock
 from firmware_sim.config import SimSettings
 from firmware_sim.errors import PublishError
+from firmware_sim.fleet import FleetPublisher
 from firmware_sim.publisher import MqttPublisher, Publisher, PublishStats
+from firmware_sim.readers import NONCE_WAIT_S, LatestNonces, NonceListener
 from firmware_sim.simulation import WindowOutput, plan_timeline, simulate
 from firmware_sim.truth import GroundTruth
 
@@ -66,12 +68,24 @@ def _summary(
     }
 
 
+def _default_publisher(settings: SimSettings, badges: list[str]) -> Publisher:
+    if settings.publish_mode == "per-badge":
+        return FleetPublisher(settings.broker_host, settings.broker_port, badges)
+    return MqttPublisher(settings.broker_host, settings.broker_port, settings.connections)
+
+
+def _is_shared_order_lost(settings: SimSettings) -> bool:
+    """Whether messages of different badges may overtake each other (several connections)."""
+    return settings.publish_mode == "per-badge" or settings.connections > 1
+
+
 def run_simulation(
     settings: SimSettings,
     publisher: Publisher | None = None,
     progress: Callable[[int, int], None] | None = None,
     *,
     clock: SimClock | None = None,
+    nonces: LatestNonces | None = None,
 ) -> SimResult:
     """Simulate the event of the bundles in ``settings.bundles_dir`` and publish it.
 
@@ -81,9 +95,12 @@ def run_simulation(
     Args:
         settings: the simulator's settings.
         publisher: where messages go; defaults to an ``MqttPublisher`` on the
-            settings' broker. The run starts and closes it.
+            settings' broker (bridge mode) or a ``FleetPublisher`` with one connection
+            per badge (``publish_mode="per-badge"``). The run starts and closes it.
         progress: called with (windows done, windows in total) after each window.
         clock: paces the run; defaults to a wall-clock ``SimClock(settings.speed)``.
+        nonces: the check-in readers' nonces; with ``checkin_nonces="reader"`` and None,
+            a ``NonceListener`` on the settings' broker.
 
     Returns:
         The summary and the ground truth (also written to the configured paths).
@@ -104,22 +121,26 @@ def run_simulation(
         badges=[b.badge for b in loaded.bundles],
     )
     if publisher is None:
-        publisher = MqttPublisher(settings.broker_host, settings.broker_port, settings.connections)
+        publisher = _default_publisher(settings, [b.badge for b in loaded.bundles])
     clock = clock or SimClock(settings.speed)
+    listener: NonceListener | None = None
+    if nonces is None and settings.checkins and settings.checkin_nonces == "reader":
+        nonces = listener = NonceListener(settings.broker_host, settings.broker_port, first.event)
+        listener.start(NONCE_WAIT_S)
     publisher.start()
     try:
         clock.start(timeline.start)
         lateness = first.settings.allowed_lateness_seconds
         barrier: int | None = None
-        for out in simulate(loaded.bundles, settings):
+        for out in simulate(loaded.bundles, settings, nonces=nonces):
             clock.wait_until(out.window_start + timeline.window_seconds)
             # Badges share connections, so their messages may overtake each other; the
             # gateway drops reports more than the allowed lateness behind event time.
             # Waiting for the broker's acknowledgements once per lateness keeps every
             # report ahead of those that could make it stale (see firmware_sim.replay).
-            # One connection keeps the order by itself.
+            # One connection keeps the order by itself; one per badge (per-badge mode) does not.
             due = barrier is None or out.window_start - barrier >= lateness
-            if settings.connections > 1 and due:
+            if _is_shared_order_lost(settings) and due:
                 if not publisher.wait_acked(settings.ack_timeout_s):
                     raise PublishError(
                         f"broker did not acknowledge within {settings.ack_timeout_s} s"
@@ -132,9 +153,12 @@ def run_simulation(
                 progress(out.index + 1, timeline.windows)
     finally:
         stats = publisher.close(settings.ack_timeout_s)
+        if listener is not None:
+            listener.stop()
     summary = _summary(
         len(loaded.bundles), timeline.windows, stats, time.monotonic() - started, loaded.rejected
     )
+    summary["checkins_skipped"] = nonces.missing if nonces is not None else 0
     if settings.ground_truth_path is not None:
         write_json(settings.ground_truth_path, truth.to_json())
     if settings.summary_path is not None:

@@ -17,16 +17,19 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from firmware_sim.badge import Badge, Outgoing
+from firmware_sim.badge import Badge, HeardEncoder, Outgoing
 from firmware_sim.buffer import Link, OfflineBuffer
 from firmware_sim.bundle import check_bundles
+from firmware_sim.clock import BadgeClocks, ClockParams
 from firmware_sim.config import SimSettings
 from firmware_sim.crowd import Agenda, Crowd, CrowdParams
-from firmware_sim.frame import Frame, face_to_face
-from firmware_sim.radio import IdealRadio, Radio, RealisticRadio, Reception
+from firmware_sim.frame import Frame, Ints, face_to_face
+from firmware_sim.radio import MAX_DBM, MIN_DBM, IdealRadio, Radio, RealisticRadio, Reception
+from firmware_sim.readers import NonceSource
 from firmware_sim.venue import build_venue
+from firmware_sim.world import world_windows
 from protocol.api import DetectionSettings, ProvisioningBundle
-from protocol.messages import Heard, TapTranscript
+from protocol.messages import MAX_HEARD, Heard, TapTranscript
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +122,57 @@ def heard_lists(reception: Reception, ephids: list[str], n: int) -> list[list[He
     return heard
 
 
+def rank_heard(reception: Reception, ephids: list[str], n: int) -> tuple[Ints, Ints]:
+    """What each of ``n`` badges reports, as positions in ``reception``: ``strongest_first``.
+
+    Sorted by receiver, then strongest first (median, peak and count descending, EphID
+    ascending), at most ``MAX_HEARD`` per receiver, all in one array sort: the five
+    keys packed into one integer when they fit in 62 bits, else ``np.lexsort``.
+
+    Returns:
+        (positions, bounds): receiver ``k``'s entries are ``positions[bounds[k]:bounds[k + 1]]``.
+    """
+    ephid_rank = np.empty(n, dtype=np.int64)
+    ephid_rank[np.argsort(np.array(ephids), kind="stable")] = np.arange(n)
+    rec = reception
+    badge_bits = max(1, n.bit_length())
+    count_bits = int(rec.count.max()).bit_length() if len(rec) else 1
+    is_packable = (
+        2 * badge_bits + 16 + count_bits <= 62
+        and not (len(rec) and (rec.median.min() < MIN_DBM or rec.maximum.min() < MIN_DBM))
+        and not (len(rec) and (rec.median.max() > MAX_DBM or rec.maximum.max() > MAX_DBM))
+    )
+    if is_packable:
+        key = rec.receiver
+        for part, bits in (
+            (MAX_DBM - rec.median, 8),
+            (MAX_DBM - rec.maximum, 8),
+            ((1 << count_bits) - 1 - rec.count, count_bits),
+            (ephid_rank[rec.sender], badge_bits),
+        ):
+            key = (key << bits) | part
+        order = np.argsort(key)  # keys are distinct: the EphID ranks differ
+    else:
+        order = np.lexsort(
+            (ephid_rank[rec.sender], -rec.count, -rec.maximum, -rec.median, rec.receiver)
+        )
+    receiver = rec.receiver[order]
+    first = np.searchsorted(receiver, np.arange(n + 1))
+    is_kept = np.arange(order.shape[0]) - first[receiver] < MAX_HEARD
+    return order[is_kept], np.searchsorted(receiver[is_kept], np.arange(n + 1))
+
+
+def heard_json_lists(
+    reception: Reception, ephids: list[str], n: int, encoder: HeardEncoder
+) -> list[bytes]:
+    """Each of ``n`` badges' heard list as report JSON: ``strongest_first`` of ``heard_lists``."""
+    kept, bounds = rank_heard(reception, ephids, n)
+    rec = reception
+    return encoder.encode_lists(
+        ephids, rec.sender[kept], rec.median[kept], rec.maximum[kept], rec.count[kept], bounds
+    )
+
+
 def _taps(
     frame: Frame, window_start: int, window: int, rng: random.Random, tapped: set[tuple[int, int]]
 ) -> list[tuple[int, int, int]]:
@@ -153,12 +207,24 @@ def _nonce(rng: random.Random) -> str:
     return rng.getrandbits(128).to_bytes(16, "big").hex()
 
 
+def clock_params(settings: SimSettings) -> ClockParams:
+    """The badge clock model the settings describe."""
+    return ClockParams(
+        drift_ppm=settings.clock_drift_ppm,
+        boot_offset_s=settings.clock_boot_offset_s,
+        resync=settings.clock_resync,
+        resync_interval_s=settings.clock_resync_interval_s,
+    )
+
+
 def simulate(
     bundles: Sequence[ProvisioningBundle],
     settings: SimSettings,
     *,
     radio: Radio | None = None,
     crowd_params: CrowdParams | None = None,
+    nonces: NonceSource | None = None,
+    world_process: bool = False,
 ) -> Iterator[WindowOutput]:
     """Simulate the event window by window.
 
@@ -167,6 +233,10 @@ def simulate(
         settings: seed, agenda length, start time, radio kind, taps.
         radio: use this radio instead of the one ``settings.radio`` names.
         crowd_params: crowd behaviour; defaults to ``CrowdParams`` with the event's window.
+        nonces: where badges learn the check-in reader's nonce (a badge that learns none
+            does not tap); None: each badge makes one up from the seed (no reader needed).
+        world_process: step the crowd and the radio in a worker process, ahead of the
+            badges (``firmware_sim.world``): the same output, using a second core.
 
     Yields:
         One ``WindowOutput`` per window, agenda first, then the empty tail.
@@ -203,6 +273,17 @@ def simulate(
     buffers = [OfflineBuffer(settings.buffer_capacity) for _ in badges]
     links = [Link(settings.outage_rate, settings.outage_mean_windows) for _ in badges]
     status_every = max(1, STATUS_INTERVAL_S // timeline.window_seconds)
+    encoder = HeardEncoder()
+    world = world_windows(crowd, radio, timeline.windows, is_worker=world_process)
+    clocks = BadgeClocks(
+        len(badges),
+        clock_params(settings),
+        np.random.default_rng([settings.seed, 0xC10C]),
+        timeline.start,
+    )
+    was_online = np.zeros(len(badges), dtype=bool)
+    has_outages = settings.outage_rate > 0
+    last_label = np.full(len(badges), np.iinfo(np.int64).min, dtype=np.int64)
     logger.info(
         "simulating event=%s badges=%d windows=%d (agenda %d, tail %d) radio=%s",
         ordered[0].event,
@@ -214,11 +295,21 @@ def simulate(
     )
     for index in range(timeline.windows):
         start = timeline.window_start(index)
-        frame = crowd.step(index)
+        frame, reception = next(world)
         ci, cj = face_to_face(frame)
         contacts = tuple((ids[i], ids[j]) for i, j in zip(ci.tolist(), cj.tolist(), strict=True))
-        ephids = [b.ephid(start).hex() for b in badges]
-        heard = heard_lists(radio.receive(frame), ephids, len(badges))
+        is_last = index == timeline.windows - 1
+        online = np.array([link.step(outage_rng) if has_outages else True for link in links])
+        online |= is_last  # the last window flushes every buffer
+        clocks.synchronise(start, online, online & ~was_online)
+        was_online = online
+        # Each badge works on its own clock: its EphID epoch, window label and times.
+        w = timeline.window_seconds
+        labels = clocks.window_labels(start, w).tolist()
+        local_mid = clocks.local_times(start + w / 2).tolist()
+        local_start = clocks.local_times(start).tolist()
+        ephids = [b.ephid(local_mid[k]).hex() for k, b in enumerate(badges)]
+        heard = heard_json_lists(reception, ephids, len(badges), encoder)
         taps = []
         if settings.taps:
             taps = _taps(frame, start, timeline.window_seconds, tap_rng, tapped)
@@ -237,17 +328,25 @@ def simulate(
             )
         was_present = frame.present
         messages: list[Outgoing] = []
-        is_last = index == timeline.windows - 1
         for k, badge in enumerate(badges):
             own: list[Outgoing] = []
             if index % status_every == 0:
-                own.append(badge.status(start, buffer_fill=buffers[k].fill, drops=buffers[k].drops))
+                own.append(
+                    badge.status(
+                        local_start[k], buffer_fill=buffers[k].fill, drops=buffers[k].drops
+                    )
+                )
             own.extend(badge.tap(tr) for tr in sorted(halves.get(k, []), key=lambda x: x.t))
             if k in checkins:
                 nonce, t, direction = checkins[k]
-                own.append(badge.checkin(CHECKIN_READER, nonce, t, direction))
-            own.append(badge.report(start, heard[k]))
-            if settings.outage_rate and not links[k].step(outage_rng) and not is_last:
+                quoted = nonce if nonces is None else nonces.nonce_for(CHECKIN_READER)
+                if quoted is not None:
+                    own.append(badge.checkin(CHECKIN_READER, quoted, t, direction))
+            # A clock set back (resync) would repeat a window it already reported: skip it.
+            if labels[k] > last_label[k]:
+                own.append(badge.report_encoded(labels[k], heard[k]))
+                last_label[k] = labels[k]
+            if not online[k]:
                 for message in own:
                     buffers[k].put(message)
                 continue

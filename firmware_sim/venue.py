@@ -1,17 +1,19 @@
-"""The venue: rooms separated by walls, seats in the halls, standing spots in the mingling rooms.
+"""The venue: rooms and a corridor separated by walls, seats, standing spots and queue lines.
 
 Rooms are axis-aligned rectangles laid side by side along x (metres), each pair of
 neighbours separated by a wall. Halls hold rows of seats facing a stage at ``y = 0``;
 mingling rooms hold a grid of standing spots at least ``SPOT_SPACING_M`` apart, one
-conversation group (or one person standing alone) per spot. Sizes follow the badge
-count, so the density is the same for 20 or 2,000 badges.
+conversation group (or one person standing alone) per spot, and along their north wall
+a strip with a queue line (registration desk, coffee bar). A corridor runs along the
+north side of every room, behind a wall, with walking slots in lanes. Sizes follow the
+badge count, so the density is the same for 20 or 2,000 badges.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -35,8 +37,18 @@ WALL_GAP_M = 0.3
 """Thickness of the wall between two neighbouring rooms."""
 HALL_SPARE = 1.3
 """Seats per expected seated attendee, so the audience spreads with some empty seats."""
+QUEUE_STRIP_M = 3.0
+"""Depth of the strip along a mingling room's north wall that holds its queue line."""
+QUEUE_PITCH_M = 0.7
+"""Distance between two people standing one behind the other in a queue."""
+LANE_PITCH_M = 0.8
+"""Distance between two walking lanes of the corridor."""
+STEP_PITCH_M = 1.0
+"""Distance between two walking slots of one corridor lane."""
+CORRIDOR_MARGIN_M = 0.6
+"""Free space between the outer walking lanes and the corridor's walls."""
 
-RoomKind = Literal["hall", "mingle"]
+RoomKind = Literal["hall", "mingle", "corridor"]
 Points = npt.NDArray[np.float64]
 
 
@@ -46,14 +58,18 @@ class Room:
 
     Attributes:
         name: human-readable name, e.g. ``"Hall A"``.
-        kind: ``"hall"`` (seats facing a stage) or ``"mingle"`` (standing spots).
+        kind: ``"hall"`` (seats facing a stage), ``"mingle"`` (standing spots and a
+            queue line) or ``"corridor"`` (walking slots).
         x0: west wall.
         y0: south wall (halls: the stage side).
         x1: east wall.
         y1: north wall.
         seats: ``(k, 2)`` seat positions (halls) or an empty array.
-        spots: ``(k, 2)`` standing spots (mingling rooms) or an empty array.
+        spots: ``(k, 2)`` standing spots (mingling rooms), walking slots (corridor) or
+            an empty array.
         stage_heading: direction seated people face, in radians (halls only).
+        queue: ``(k, 2)`` places of a queue line, head first (mingling rooms), or empty;
+            people in it face the head (west).
     """
 
     name: str
@@ -65,6 +81,7 @@ class Room:
     seats: Points
     spots: Points
     stage_heading: float = -math.pi / 2
+    queue: Points = field(default_factory=lambda: np.zeros((0, 2), dtype=np.float64))
 
     @property
     def area_m2(self) -> float:
@@ -87,6 +104,11 @@ class Venue:
     def mingle_rooms(self) -> list[int]:
         """Indices of the rooms with standing spots."""
         return [i for i, room in enumerate(self.rooms) if room.kind == "mingle"]
+
+    @property
+    def corridor(self) -> int | None:
+        """Index of the corridor, if the venue has one."""
+        return next((i for i, room in enumerate(self.rooms) if room.kind == "corridor"), None)
 
 
 def _seat_grid(capacity: int, x_offset: float) -> tuple[Points, float, float]:
@@ -118,12 +140,36 @@ def _spot_grid(count: int, x_offset: float) -> tuple[Points, float, float]:
     return np.array(spots, dtype=np.float64), width, depth
 
 
+def _queue_line(x0: float, x1: float, y: float) -> Points:
+    """Queue places along ``y`` from the west wall (the head) eastwards."""
+    count = max(1, math.floor((x1 - x0 - 2 * MARGIN_M) / QUEUE_PITCH_M) + 1)
+    return np.array(
+        [(x0 + MARGIN_M + k * QUEUE_PITCH_M, y) for k in range(count)], dtype=np.float64
+    )
+
+
+def _corridor(x1: float, y0: float, walkers: int) -> Room:
+    """A corridor from x = 0 to ``x1`` north of ``y0``, with lanes for ``walkers`` people."""
+    per_lane = max(1, math.floor((x1 - 2 * MARGIN_M) / STEP_PITCH_M) + 1)
+    lanes = max(2, math.ceil(walkers * 1.2 / per_lane))
+    slots = [
+        (MARGIN_M + k * STEP_PITCH_M, y0 + CORRIDOR_MARGIN_M + lane * LANE_PITCH_M)
+        for lane in range(lanes)
+        for k in range(per_lane)
+    ]
+    depth = 2 * CORRIDOR_MARGIN_M + (lanes - 1) * LANE_PITCH_M
+    empty: Points = np.zeros((0, 2), dtype=np.float64)
+    return Room("Corridor", "corridor", 0.0, y0, x1, y0 + depth, empty, np.array(slots))
+
+
 def build_venue(n_badges: int, seated_share: float = 0.7) -> Venue:
-    """Lay out "Hall A", "Hall B", "Foyer" and "Expo" for ``n_badges`` attendees.
+    """Lay out "Hall A", "Hall B", "Foyer", "Expo" and the "Corridor" for ``n_badges`` attendees.
 
     The two halls together seat ``HALL_SPARE`` times the expected audience
     (``seated_share`` of the attendees); Foyer and Expo together have a standing
-    spot for every attendee plus a few, so everyone could stand alone at once.
+    spot for every attendee plus a few, so everyone could stand alone at once, and a
+    queue line each. The corridor runs north of all four rooms, behind a wall, with
+    walking slots for the whole audience at once.
 
     Args:
         n_badges: number of attendees.
@@ -140,6 +186,10 @@ def build_venue(n_badges: int, seated_share: float = 0.7) -> Venue:
         x += width + WALL_GAP_M
     for name in ("Foyer", "Expo"):
         spots, width, depth = _spot_grid(spots_per_room, x)
-        rooms.append(Room(name, "mingle", x, 0.0, x + width, depth, empty, spots))
+        queue = _queue_line(x, x + width, depth + QUEUE_STRIP_M / 2)
+        y1 = depth + QUEUE_STRIP_M
+        rooms.append(Room(name, "mingle", x, 0.0, x + width, y1, empty, spots, queue=queue))
         x += width + WALL_GAP_M
+    north = max(room.y1 for room in rooms) + WALL_GAP_M
+    rooms.append(_corridor(x - WALL_GAP_M, north, math.ceil(n_badges * seated_share)))
     return Venue(tuple(rooms))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import resource
 import shutil
 import socket
 import subprocess
@@ -30,6 +31,8 @@ max_queued_bytes 0
 max_inflight_messages 0
 max_inflight_bytes 0
 message_size_limit 65536
+# one connection per badge: thousands of clients (file descriptors: see Broker.start)
+max_connections -1
 # answer PUBACKs at once instead of waiting for Nagle's algorithm (about 40 ms per round trip)
 set_tcp_nodelay true
 log_dest file {data_dir}/mosquitto.log
@@ -58,6 +61,13 @@ def find_mosquitto() -> str | None:
     )
 
 
+def _raise_fd_soft_limit() -> None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; mosquitto inherits it (a fd per client)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 class Broker:
     """A Mosquitto child process on 127.0.0.1, configured for inperson.
 
@@ -84,6 +94,7 @@ class Broker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = free_port()
+        _raise_fd_soft_limit()
         config = self.data_dir / "mosquitto.conf"
         config.write_text(
             _CONFIG.format(

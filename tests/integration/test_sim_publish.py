@@ -6,15 +6,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware_sim.config import SimSettings
 from firmware_sim.errors import PublishError
@@ -23,44 +18,11 @@ from firmware_sim.runner import run_simulation
 from inperson.broker import Broker, free_port
 from protocol.encoding import open_envelope
 from protocol.messages import SightingReport
-from protocol.topics import BadgeChannel, badge_subscription, parse_badge_topic
+from protocol.topics import BadgeChannel, parse_badge_topic
 from tests.unit.firmware_sim.fakes import make_bundles, verifiers, write_bundles
+from tests.unit.firmware_sim.subscriber import Subscriber
 
 pytestmark = pytest.mark.integration
-
-
-class Subscriber:
-    """A paho subscriber that keeps every message of an event."""
-
-    def __init__(self, broker: Broker, event: str) -> None:
-        self.messages: list[tuple[str, bytes]] = []
-        self._lock = threading.Lock()
-        self._subscribed = threading.Event()
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sub-{event}")
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = lambda *args: self._subscribed.set()
-        self._client.connect(broker.host, broker.port)
-        self._client.subscribe(badge_subscription(event), qos=1)
-        self._client.loop_start()
-        assert self._subscribed.wait(10), "no SUBACK"
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            self.messages.append((msg.topic, bytes(msg.payload)))
-
-    def wait_for(self, count: int, timeout: float = 30.0) -> list[tuple[str, bytes]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if len(self.messages) >= count:
-                    break
-            time.sleep(0.05)
-        with self._lock:
-            return list(self.messages)
-
-    def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
 
 
 def test_every_published_message_arrives_and_verifies(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firmware_sim.config import SimSettings
+from firmware_sim.radio import CALIBRATED_RSSI_THRESHOLD_DBM
 from firmware_sim.simulation import simulate
 from protocol.api import DetectionSettings, ProvisioningBundle
 from protocol.encoding import decode_body, split_payload
@@ -157,14 +158,26 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--radio", choices=["realistic", "ideal"], default="realistic")
+    parser.add_argument(
+        "--rssi-threshold",
+        type=int,
+        default=CALIBRATED_RSSI_THRESHOLD_DBM,
+        help="the event's RSSI threshold (default: the one tuned for the default radio)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = SimSettings(
         bundles_dir=Path("."), minutes=args.minutes, seed=args.seed, radio=args.radio
     )
-    q = measure(make_bundles(args.badges), settings)
+    detection = DetectionSettings(rssi_threshold_dbm=args.rssi_threshold)
+    q = measure(make_bundles(args.badges, settings=detection), settings)
     logger.info(
-        "badges=%d minutes=%.0f seed=%d radio=%s", args.badges, args.minutes, args.seed, args.radio
+        "badges=%d minutes=%.0f seed=%d radio=%s rssi_threshold=%d",
+        args.badges,
+        args.minutes,
+        args.seed,
+        args.radio,
+        args.rssi_threshold,
     )
     logger.info(
         "per window: face-to-face=%d mutual=%d sensitivity=%.3f precision=%.3f false=%d",

@@ -28,6 +28,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BADGE_BUNDLES_DIR", "b")
     monkeypatch.setenv("BADGE_RADIO", "Ideal")
+    monkeypatch.setenv("BADGE_PUBLISH_MODE", "Per-Badge")
     monkeypatch.setenv("BADGE_SPEED", "0")
     monkeypatch.setenv("BADGE_TAPS", "false")
     monkeypatch.setenv("BADGE_LOG_LEVEL", "debug")
@@ -35,11 +36,19 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     s = SimSettings()
     assert (s.radio, s.speed, s.taps, s.log_level) == ("ideal", 0, False, "DEBUG")
     assert s.ground_truth_path == Path("out/truth.json")
+    assert s.publish_mode == "per-badge"
 
 
 @pytest.mark.parametrize(
     "field,value",
-    [("speed", -1), ("minutes", 0), ("connections", 0), ("radio", "psychic"), ("broker_port", 0)],
+    [
+        ("speed", -1),
+        ("minutes", 0),
+        ("connections", 0),
+        ("radio", "psychic"),
+        ("broker_port", 0),
+        ("publish_mode", "carrier-pigeon"),
+    ],
 )
 def test_bad_values_are_refused(field: str, value: object) -> None:
     with pytest.raises(ValidationError):

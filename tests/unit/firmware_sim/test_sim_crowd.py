@@ -38,11 +38,16 @@ def _same(a: list[Frame], b: list[Frame]) -> bool:
     )
 
 
-def test_venue_has_four_named_rooms_that_do_not_overlap() -> None:
+def test_venue_has_four_named_rooms_and_a_corridor_that_do_not_overlap() -> None:
     venue = build_venue(200)
-    assert [r.name for r in venue.rooms] == ["Hall A", "Hall B", "Foyer", "Expo"]
-    for left, right in zip(venue.rooms, venue.rooms[1:], strict=False):
+    assert [r.name for r in venue.rooms] == ["Hall A", "Hall B", "Foyer", "Expo", "Corridor"]
+    rooms, corridor = venue.rooms[:4], venue.rooms[4]
+    for left, right in zip(rooms, rooms[1:], strict=False):
         assert left.x1 < right.x0
+    # The corridor runs behind a wall along the north side of every room.
+    assert venue.corridor == 4 and corridor.kind == "corridor"
+    assert all(room.y1 < corridor.y0 for room in rooms)
+    assert corridor.x0 <= rooms[0].x0 and corridor.x1 >= rooms[-1].x1
     seats = sum(len(venue.rooms[h].seats) for h in venue.halls)
     spots = sum(len(venue.rooms[m].spots) for m in venue.mingle_rooms)
     assert seats >= 0.7 * 200 and spots >= 200
@@ -137,3 +142,74 @@ def test_default_agenda_has_the_documented_phases() -> None:
     assert (agenda.session_start, agenda.session_end, agenda.arrival_windows) == (45, 135, 18)
     tiny = Agenda.for_windows(1)
     assert tiny.arrival_windows == 1 and tiny.session_start <= tiny.session_end <= 1
+
+
+def test_queue_lines_stand_in_their_room_well_away_from_the_standing_spots() -> None:
+    venue = build_venue(200)
+    for m in venue.mingle_rooms:
+        room = venue.rooms[m]
+        line = room.queue
+        assert len(line) >= 20
+        assert np.all((line[:, 0] > room.x0) & (line[:, 0] < room.x1))
+        assert np.all((line[:, 1] > room.y0) & (line[:, 1] < room.y1))
+        gaps = np.linalg.norm(line[:, None, :] - room.spots[None, :, :], axis=2)
+        assert gaps.min() >= 3.0  # a conversation circle (radius <= 0.7 m) stays >= 2.3 m away
+        assert np.allclose(np.diff(line[:, 0]), 0.7) and np.ptp(line[:, 1]) == 0
+
+
+def test_the_corridor_has_a_walking_slot_for_the_whole_audience() -> None:
+    for n in (20, 200, 2000):
+        venue = build_venue(n)
+        assert venue.corridor is not None
+        assert len(venue.rooms[venue.corridor].spots) >= 0.7 * n * 1.2
+
+
+def _crowd(seed: int, n: int = N, windows: int = 120, **params: object) -> Crowd:
+    return Crowd.create(
+        build_venue(n),
+        Agenda.for_windows(windows - 10),
+        n,
+        random.Random(seed),
+        CrowdParams(**params),  # type: ignore[arg-type]
+    )
+
+
+def test_the_audience_walks_the_corridor_for_one_window_each_way() -> None:
+    agenda = Agenda.for_windows(110)
+    crowd = _crowd(4)
+    frames: list[Frame] = []
+    for w in range(120):
+        frames.append(crowd.step(w))
+        # Walkers face the room they go to (within the jitter).
+        for person, (room, _, _) in crowd.walk_to.items():
+            target = crowd.venue.rooms[room]
+            x = frames[-1].positions[person][0]
+            toward = 1.0 if (target.x0 + target.x1) / 2 >= x else -1.0
+            assert np.cos(frames[-1].headings[person]) * toward > 0.9
+    corridor = crowd.venue.corridor
+    walking = [int((f.rooms == corridor).sum()) for f in frames]
+    seated = [int(np.isin(f.rooms, crowd.venue.halls).sum()) for f in frames]
+    assert walking[agenda.session_start] == seated[agenda.session_start + 1] > 0.6 * N
+    assert walking[agenda.session_end] == seated[agenda.session_end - 1]
+    others = set(range(120)) - {agenda.session_start, agenda.session_end}
+    assert all(walking[w] == 0 for w in others)
+
+
+def test_people_queue_at_registration_and_for_coffee_and_the_queues_drain() -> None:
+    agenda = Agenda.for_windows(110)
+    crowd = _crowd(4)
+    lengths: list[int] = []
+    for w in range(120):
+        crowd.step(w)
+        lengths.append(sum(len(line) for line in crowd.queues.values()))
+    assert max(lengths[: agenda.arrival_windows]) > 0  # registration
+    assert max(lengths[agenda.session_end : agenda.session_end + 5]) > 0.1 * N  # coffee
+    assert lengths[agenda.session_start - 1] == 0 and lengths[agenda.windows - 1] == 0
+    assert all(n == 0 for n in lengths[agenda.windows :])
+
+
+def test_without_queues_and_corridors_the_crowd_is_the_classic_one() -> None:
+    crowd = _crowd(4, corridors=False, queues=False)
+    frames = [crowd.step(w) for w in range(120)]
+    assert all(not (f.rooms == crowd.venue.corridor).any() for f in frames)
+    assert all(not line for line in crowd.queues.values())

@@ -64,3 +64,19 @@ def test_neighbour_pairs_match_brute_force_on_a_crowd() -> None:
     }
     assert found == expected
     assert found  # the crowd is dense enough to have close pairs
+
+
+def test_neighbour_pairs_at_exactly_the_radius_across_cells() -> None:
+    # distances that only round to the radius, on both sides of cell edges
+    frame = frame_of([(-1e-172, 0.0, 0), (1.0, 0.0, 0), (1.0, 1.0, 0), (-1.0, -1e-300, 0)])
+    found = _pairs(neighbour_pairs(frame, 1.0))
+    assert found == {(0, 1), (1, 2), (0, 3)}
+
+
+def test_neighbour_pairs_do_not_wrap_between_rows_of_cells() -> None:
+    # far apart in y, but a key computed without margins would make their cells adjacent
+    people = [(0.0, 0.0, 0), (0.0, 40.0, 0), (2.0, -0.4, 0), (2.0, 40.4, 0), (0.0, 20.0, 0)]
+    found = _pairs(neighbour_pairs(frame_of(people), 1.0))
+    assert found == set()
+    found = _pairs(neighbour_pairs(frame_of(people), 20.0))
+    assert found == {(0, 2), (0, 4), (1, 3), (1, 4)}  # (2, 4) and (3, 4): 20.5 m

@@ -9,13 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from firmware_sim.config import SimSettings
+from firmware_sim.radio import CALIBRATED_RSSI_THRESHOLD_DBM
+from protocol.api import DetectionSettings
 from tests.unit.firmware_sim.fakes import make_bundles
 from tests.unit.firmware_sim.quality import measure
 
 
 def test_mutual_hearing_matches_face_to_face_contact() -> None:
     settings = SimSettings(bundles_dir=Path("."), minutes=30.0, seed=11)
-    q = measure(make_bundles(100), settings)
+    detection = DetectionSettings(rssi_threshold_dbm=CALIBRATED_RSSI_THRESHOLD_DBM)
+    q = measure(make_bundles(100, settings=detection), settings)
     assert q.truth_windows > 2000
     assert q.sensitivity > 0.9
     assert q.window_precision > 0.9

@@ -13,6 +13,7 @@ from firmware_sim.clock import SimClock
 from firmware_sim.errors import BundleError, PublishError
 from firmware_sim.frame import face_to_face, facing_angles
 from firmware_sim.publisher import PublishStats
+from firmware_sim.radio import CALIBRATED_RSSI_THRESHOLD_DBM
 from firmware_sim.replay import (
     ReplayPlan,
     TraceIdealRadio,
@@ -203,7 +204,7 @@ def test_realistic_replay_radio_is_deterministic_and_hears_most_listed_pairs() -
     again = TraceRealisticRadio.create(n, 11).hear(pairs, n)
     assert first.receiver.tolist() == again.receiver.tolist()
     assert first.median.tolist() == again.median.tolist()
-    strong = first.median >= SETTINGS.rssi_threshold_dbm
+    strong = first.median >= CALIBRATED_RSSI_THRESHOLD_DBM
     heard = set(zip(first.receiver[strong].tolist(), first.sender[strong].tolist(), strict=True))
     listed = {(int(a), int(b)) for a, b in pairs} | {(int(b), int(a)) for a, b in pairs}
     assert len(heard & listed) / len(listed) > 0.6

@@ -8,13 +8,13 @@ import msgspec
 
 from gateway.pairing import Contact, Pairing
 from gateway.registry import BadgeRegistry
-from protocol.api import Meeting
+from protocol.api import DetectionSettings, Meeting
 from protocol.ids import meeting_id
 from protocol.messages import Heard, SightingReport, TapHalf
 from tests.unit.gateway.conftest import EVENT
 from tests.unit.gateway.support import GATEWAY, T0, WINDOW, ZONE, TestBadge, transcript
 
-THRESHOLD = -72
+THRESHOLD = DetectionSettings().rssi_threshold_dbm
 LATENESS = 60
 
 

@@ -1,0 +1,112 @@
+"""From receptions to report bodies: the array path gives exactly what the struct path gives.
+
+``heard_json_lists`` (one array sort, JSON written by ``HeardEncoder``) and
+``Badge.report_encoded`` must produce the same bytes as ``heard_lists``,
+``strongest_first`` and ``Badge.report``, for any crowd.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware_sim.badge import Badge, HeardEncoder, strongest_first
+from firmware_sim.radio import RealisticRadio, Reception
+from firmware_sim.simulation import heard_json_lists, heard_lists, rank_heard
+from protocol.encoding import encode_json, open_envelope
+from protocol.messages import MAX_HEARD, Heard
+from protocol.topics import parse_badge_topic
+from tests.unit.firmware_sim.fakes import make_bundles, verifiers
+from tests.unit.firmware_sim.frames import frame_of
+
+T0 = 1780563600
+
+
+def _crowd_reception(n: int, seed: int, side: float) -> Reception:
+    rng = np.random.default_rng(seed)
+    people = [
+        (float(x), float(y), float(h))
+        for (x, y), h in zip(rng.uniform(0, side, (n, 2)), rng.uniform(-180, 180, n), strict=True)
+    ]
+    return RealisticRadio.create(n, rng).receive(frame_of(people))
+
+
+def _ephids(n: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [bytes(rng.integers(0, 256, 16, dtype=np.uint8)).hex() for _ in range(n)]
+
+
+def _expected(reception: Reception, ephids: list[str], n: int) -> list[bytes]:
+    return [encode_json(strongest_first(h)) for h in heard_lists(reception, ephids, n)]
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.integers(2, 150), st.integers(0, 2**32 - 1), st.floats(2.0, 40.0))
+def test_heard_json_lists_equal_the_struct_path(n: int, seed: int, side: float) -> None:
+    reception = _crowd_reception(n, seed, side)
+    ephids = _ephids(n, seed)
+    assert heard_json_lists(reception, ephids, n, HeardEncoder()) == _expected(reception, ephids, n)
+
+
+def test_a_dense_crowd_is_capped_at_max_heard_strongest_first() -> None:
+    n = 400
+    reception = _crowd_reception(n, 3, 12.0)
+    ephids = _ephids(n, 3)
+    lists = heard_json_lists(reception, ephids, n, HeardEncoder())
+    assert lists == _expected(reception, ephids, n)
+    kept, bounds = rank_heard(reception, ephids, n)
+    sizes = np.diff(bounds)
+    assert sizes.max() == MAX_HEARD  # the crowd is dense enough to need the cap
+    assert sizes.sum() == kept.size
+
+
+def test_ties_fall_back_to_the_ephid_and_huge_counts_to_lexsort() -> None:
+    # Equal statistics: order by EphID. Counts of 2**40 do not fit the packed key.
+    for count in (7, 2**40):
+        reception = Reception(
+            receiver=np.array([0, 0, 0, 1], dtype=np.int64),
+            sender=np.array([1, 2, 3, 0], dtype=np.int64),
+            median=np.array([-70, -70, -60, -80], dtype=np.int64),
+            maximum=np.array([-65, -65, -60, -80], dtype=np.int64),
+            count=np.array([count, count, count, 1], dtype=np.int64),
+        )
+        ephids = ["c" * 32, "b" * 32, "a" * 32, "d" * 32]
+        kept, bounds = rank_heard(reception, ephids, 4)
+        assert reception.sender[kept].tolist() == [3, 2, 1, 0]
+        assert bounds.tolist() == [0, 3, 4, 4, 4]
+
+
+def test_encoder_rejects_entries_outside_the_protocol_ranges() -> None:
+    one = np.array([0], dtype=np.int64)
+    with pytest.raises(ValueError):
+        HeardEncoder().encode_lists(
+            ["a" * 32], one, one - 200, one, one + 1, np.array([0, 1], dtype=np.int64)
+        )
+    with pytest.raises(ValueError):
+        HeardEncoder().encode_lists(
+            ["a" * 32], one, one - 70, one - 70, one, np.array([0, 1], dtype=np.int64)
+        )
+
+
+def test_report_encoded_is_the_same_signed_message_as_report() -> None:
+    bundle = make_bundles(1)[0]
+    slow, fast = Badge.from_bundle(bundle), Badge.from_bundle(bundle)
+    heard = [Heard(f"{k:032x}", -60 - k, -55 - k, 1 + k) for k in range(5)]
+    for entries in (heard, []):
+        expected = slow.report(T0, entries)
+        got = fast.report_encoded(T0, encode_json(entries))
+        assert got == expected
+        message = open_envelope(
+            parse_badge_topic(got.topic), got.payload, verifiers([bundle])[bundle.badge]
+        )
+        assert message.seq == slow.seq == fast.seq
+
+
+def test_encoder_rejects_an_ephid_of_the_wrong_length() -> None:
+    one = np.array([0], dtype=np.int64)
+    with pytest.raises(ValueError, match="32 hex"):
+        HeardEncoder().encode_lists(
+            ["abc"], one, one - 70, one - 70, one + 1, np.array([0, 1], dtype=np.int64)
+        )
