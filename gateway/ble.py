@@ -7,14 +7,15 @@ with the registry's per-epoch tables and remembers when and how strongly each ba
 last heard. ``start_scanner`` is the only place that touches bleak; without a Bluetooth
 adapter (or BlueZ) it raises ``BleUnavailable`` with a message a person can act on.
 
-Not built yet: publishing signed reports on behalf of badges without a network link.
+Badges without a network link hand their signed messages over GATT to the relay
+(``gateway.relay``, docs/protocol.md section 3.2), which listens to the same scanner.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,10 @@ FORMAT_VERSION = 1
 EPHID_LEN = 16
 PRESENCE_TIMEOUT_S = 60.0
 """A badge not heard for this long is no longer in the zone."""
+
+
+AdvertisementListener = Callable[["BLEDevice", "AdvertisementData"], None]
+"""A bleak detection callback."""
 
 
 class BleUnavailable(GatewayError):
@@ -99,8 +104,10 @@ class ZonePresence:
         return dict(self._last)
 
 
-async def start_scanner(presence: ZonePresence) -> Any:
-    """Start a bleak scanner feeding ``presence``; return it (call ``await .stop()``).
+async def start_scanner(presence: ZonePresence, *others: AdvertisementListener) -> Any:
+    """Start a bleak scanner feeding ``presence`` (and ``others``); return it.
+
+    Stop it with ``stop_scanner``.
 
     Raises:
         BleUnavailable: bleak is missing, or there is no adapter / BlueZ (bleak raises a
@@ -111,7 +118,13 @@ async def start_scanner(presence: ZonePresence) -> Any:
         from bleak.exc import BleakError
     except ImportError as exc:
         raise BleUnavailable(f"bleak is not installed ({exc}); pip install bleak") from exc
-    scanner = BleakScanner(detection_callback=presence.on_advertisement)
+    listeners = (presence.on_advertisement, *others)
+
+    def detected(device: BLEDevice, advertisement: AdvertisementData) -> None:
+        for listener in listeners:
+            listener(device, advertisement)
+
+    scanner = BleakScanner(detection_callback=detected)
     try:
         await scanner.start()
     except (OSError, BleakError) as exc:

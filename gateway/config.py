@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.readers import parse_readers
+
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "token"}
 
 
@@ -21,7 +23,12 @@ class GatewaySettings(BaseSettings):
     token: SecretStr = Field(description="gateway token issued by the server")
     client_id: str = Field(default="inperson-gateway", min_length=1, max_length=128)
     journal_dir: Path = Path("./gateway-journal")
-    checkpoint_interval_s: float = Field(default=1.0, gt=0)
+    checkpoint_interval_s: float = Field(
+        default=0.02,
+        gt=0,
+        description="group commit: a checkpoint starts as soon as messages wait, at most once "
+        "per interval (their acknowledgement waits for it)",
+    )
     checkpoint_max_messages: int = Field(default=5000, ge=1)
     forward_batch: int = Field(default=500, ge=1, le=5000)
     forward_interval_s: float = Field(default=0.5, gt=0)
@@ -34,6 +41,24 @@ class GatewaySettings(BaseSettings):
     ble: bool = Field(default=False, description="scan BLE advertisements (bleak, BlueZ)")
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 = no metrics endpoint")
+    readers: str = Field(
+        default="",
+        description='check-in readers "reader=zone,reader2=zone2"; empty: one reader named '
+        "after the gateway, in its registry zone",
+    )
+    reader_nonce_interval_s: float = Field(default=15.0, gt=0)
+    reader_nonce_valid_s: int = Field(default=60, ge=1, le=86_400)
+    reader_nonce_memory_s: float = Field(default=600.0, ge=0)
+    reader_authority: bool = Field(
+        default=True,
+        description="record taps at readers not run here as unknown_reader (False when "
+        "several gateways share an event: each ignores the others' readers)",
+    )
+    foreign_checkins: bool = Field(
+        default=True,
+        description="also follow other events' check-ins (one more MQTT session) to record "
+        "badges of other events answering our readers as not_registered",
+    )
     log_level: str = "INFO"
 
     @field_validator("token")
@@ -42,6 +67,12 @@ class GatewaySettings(BaseSettings):
         """A gateway without a real token can do nothing useful; fail at start."""
         if value.get_secret_value().strip().lower() in _PLACEHOLDERS:
             raise ValueError("GATEWAY_TOKEN must be the token the server issued for this gateway")
+        return value
+
+    @field_validator("readers")
+    @classmethod
+    def _check_readers(cls, value: str) -> str:
+        parse_readers(value)
         return value
 
     @field_validator("server_url")

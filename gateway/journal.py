@@ -7,7 +7,11 @@ file small and to write in batches (design.md section 4):
   a segment is deleted once all its meetings are forwarded and a newer one exists;
 - one ``state.json`` holds the compact processing state and the forward cursor;
 - ``checkpoint(meetings, state)`` does one write per file it touches, after which the
-  caller may acknowledge the MQTT messages the state covers.
+  caller may acknowledge the MQTT messages the state covers;
+- the replay memory, too large to rewrite at every checkpoint, is a base file plus an
+  append-only log (``gateway.changelog``): ``save_replay(changes)`` before a checkpoint
+  appends what changed, the checkpoint's state write makes it count, and now and then
+  (``replay_needs_base()``) a new base replaces the log.
 
 Writes are atomic (``gateway.storage``: temporary file in the same directory, fsync,
 rename, fsync of the directory), so only a stray temporary file or a hand-truncated
@@ -30,8 +34,9 @@ from typing import Any, Protocol
 
 import msgspec
 from tinydb import TinyDB
-from tinydb.table import Document, Table
+from tinydb.table import Table
 
+from gateway.changelog import MIN_COMPACT_BYTES, ChangeLog
 from gateway.errors import CorruptJournalFile, JournalError
 from gateway.ledger import Ledger
 from gateway.storage import AtomicJSONStorage, Tables, fsync_directory, quarantine
@@ -71,6 +76,24 @@ class Journal(Protocol):
         """
         ...
 
+    def load_replay(self) -> tuple[bytes, bytes]:
+        """Return the replay memory of the last checkpoint: (base, changes after it)."""
+        ...
+
+    def save_replay(self, changes: bytes, base: bytes | None = None) -> None:
+        """Stage the replay changes since the last checkpoint (or a whole new ``base``).
+
+        They count once the next ``checkpoint`` returns; call it right after.
+
+        Raises:
+            JournalError: nothing was staged; call again with the same arguments.
+        """
+        ...
+
+    def replay_needs_base(self) -> bool:
+        """True when the next ``save_replay`` should carry a whole base (the log grew long)."""
+        ...
+
     def peek_batch(self, n: int) -> list[Meeting]:
         """Return up to ``n`` unforwarded meetings, oldest segment first, in journal order."""
         ...
@@ -98,6 +121,8 @@ class MemoryJournal:
     def __init__(self, segment_seconds: int = 300) -> None:
         self._ledger = Ledger(segment_seconds)
         self._state: bytes | None = None
+        self._replay = (b"", b"")
+        self._staged: tuple[bytes, bytes] | None = None
         self._lock = threading.Lock()
         self._is_open = False
 
@@ -134,8 +159,28 @@ class MemoryJournal:
                 for meeting in group:
                     self._ledger.add(index, meeting)
             self._state = encoded
+            if self._staged is not None:
+                self._replay, self._staged = self._staged, None
             for index in self._ledger.removable():
                 self._ledger.remove(index)
+
+    def load_replay(self) -> tuple[bytes, bytes]:
+        """Return the replay memory of the last checkpoint."""
+        with self._lock:
+            self._check_open()
+            return self._replay
+
+    def save_replay(self, changes: bytes, base: bytes | None = None) -> None:
+        """Stage replay changes (or a new base) for the next checkpoint."""
+        with self._lock:
+            self._check_open()
+            old_base, old_log = self._replay
+            self._staged = (base, b"") if base is not None else (old_base, old_log + changes)
+
+    def replay_needs_base(self) -> bool:
+        """True when the changes outgrew the base."""
+        base, log = self._replay
+        return len(log) > max(len(base), MIN_COMPACT_BYTES)
 
     def peek_batch(self, n: int) -> list[Meeting]:
         """Return up to ``n`` unforwarded meetings."""
@@ -173,8 +218,10 @@ class TinyDBJournal:
         self._dir = Path(directory)
         self._ledger = Ledger(segment_seconds)
         self._dbs: dict[int, TinyDB] = {}
-        self._state_db: TinyDB | None = None
+        self._state_file: AtomicJSONStorage | None = None
+        self._doc: dict[str, Any] = {}
         self._state: dict[str, Any] | None = None
+        self._replay = ChangeLog(self._dir, "replay")
         self._lock = threading.RLock()
 
     @property
@@ -213,15 +260,20 @@ class TinyDBJournal:
             self._load_segment(index, path)
         processing = doc.get("processing")
         self._state = dict(processing) if isinstance(processing, dict) else None
+        replay = doc.get("replay")
+        try:
+            self._replay.open(replay if isinstance(replay, dict) else None)
+        except JournalError as exc:
+            logger.error("journal replay files unusable (%s); starting without them", exc)
+            self._replay.open(None)
         try:
             self._ledger.apply_cursor(dict(doc.get("cursor") or {}))
         except (TypeError, ValueError) as exc:
             logger.error("journal cursor unreadable (%s); forwarding everything again", exc)
-        self._state_db = TinyDB(self._dir / STATE_FILE, storage=AtomicJSONStorage)
+        self._state_file = AtomicJSONStorage(self._dir / STATE_FILE)
+        self._doc = dict(doc)
         if not doc:
-            # Create the one state document now, so that each checkpoint is a single write.
-            empty = Document({"processing": None, "cursor": self._ledger.cursor()}, _STATE_DOC)
-            self._state_table().insert(empty)
+            self._write_state({"processing": None, "cursor": self._ledger.cursor()})
         self._drop_finished()
 
     def _load(self, path: Path) -> Tables:
@@ -247,9 +299,7 @@ class TinyDBJournal:
             for db in self._dbs.values():
                 db.close()
             self._dbs.clear()
-            if self._state_db is not None:
-                self._state_db.close()
-                self._state_db = None
+            self._state_file = None
 
     def load_state(self) -> dict[str, Any] | None:
         """Return the processing state of the last checkpoint, or None."""
@@ -269,10 +319,41 @@ class TinyDBJournal:
                 self._translate(functools.partial(table.insert_multiple, rows))
                 for meeting in group:
                     self._ledger.add(index, meeting)
-            fields = {"processing": dict(state), "cursor": self._ledger.cursor()}
+            fields = {
+                "processing": dict(state),
+                "cursor": self._ledger.cursor(),
+                "replay": self._replay.pointer(),
+            }
             self._translate(lambda: self._write_state(fields))
+            self._replay.commit()
             self._state = dict(state)
             self._drop_finished()
+
+    def load_replay(self) -> tuple[bytes, bytes]:
+        """Return the replay memory of the last checkpoint: (base, changes after it).
+
+        Raises:
+            JournalError: its files cannot be read.
+        """
+        with self._lock:
+            return self._replay.read()
+
+    def save_replay(self, changes: bytes, base: bytes | None = None) -> None:
+        """Append replay changes (or write a new base generation) for the next checkpoint.
+
+        Raises:
+            JournalError: a write failed; the last checkpoint's replay files are intact.
+        """
+        with self._lock:
+            self._replay.stage(changes, base)
+
+    def replay_needs_base(self) -> bool:
+        """True when the replay log outgrew its base (read without the lock)."""
+        return self._replay.needs_base()
+
+    def replay_sizes(self) -> tuple[int, int]:
+        """Committed (base, log) bytes of the replay memory (for tests and diagnostics)."""
+        return self._replay.sizes
 
     def peek_batch(self, n: int) -> list[Meeting]:
         """Return up to ``n`` unforwarded meetings."""
@@ -312,15 +393,16 @@ class TinyDBJournal:
         return db.table("meetings")
 
     def _write_state(self, fields: dict[str, Any]) -> None:
-        """Update the state document in one write (recreating it if the file vanished)."""
-        table = self._state_table()
-        if not table.update(fields, doc_ids=[_STATE_DOC]):
-            table.insert(Document(fields, _STATE_DOC))
+        """Write the one state document with ``fields`` updated (one write, no read).
 
-    def _state_table(self) -> Table:
-        if self._state_db is None:
+        The file is a TinyDB database (table "state", document 1) that this journal alone
+        writes, so the document it last wrote is kept here instead of read back each time.
+        """
+        if self._state_file is None:
             raise JournalError("journal is not open")
-        return self._state_db.table("state")
+        doc = {**self._doc, **fields}
+        self._state_file.write({"state": {str(_STATE_DOC): doc}})
+        self._doc = doc
 
     def _drop_finished(self) -> None:
         for index in self._ledger.removable():

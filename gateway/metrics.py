@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gateway.readers import OUTCOMES
 from gateway.verifier import REASONS
 from protocol.api import GatewayStatus
 
@@ -45,6 +46,14 @@ _COUNTERS = {
     "forward_rejected": ("forward_rejected", "Meetings the server refused one by one."),
     "forward_retries": ("forward_retries", "Failed attempts to forward a batch (retried)."),
     "single_sided": ("single_sided", "Half-contacts whose other half never came."),
+    "checkin_duplicates": ("checkins.duplicate", "Repeated taps (same badge, reader, nonce)."),
+    "checkins_forwarded": ("checkins.forwarded", "Check-in records the server accepted."),
+    "checkins_forward_rejected": ("checkins.forward_rejected", "Check-in records refused."),
+    "checkins_forward_retries": (
+        "checkins.forward_retries",
+        "Failed attempts to forward a batch of check-in records (retried).",
+    ),
+    "reader_nonces_issued": ("checkins.nonces_issued", "Nonces issued by the check-in readers."),
 }
 _GAUGES = {
     "pending_half_contacts": ("pending_half_contacts", "Half-contacts waiting for their pair."),
@@ -58,6 +67,11 @@ _GAUGES = {
         "Wall seconds the oldest meeting not yet forwarded has been waiting (0 when none).",
     ),
     "watermark_seconds": ("watermark", "Event-time watermark, unix seconds (0 before any)."),
+    "checkins_pending_forward": (
+        "checkins_unforwarded",
+        "Check-in records not yet accepted by the server.",
+    ),
+    "badges_inside": ("badges_inside", "Badges inside the zones of this gateway's readers."),
     "mqtt_connected": ("mqtt_connected", "1 while connected to the broker."),
     "mqtt_subscribed": ("mqtt_subscribed", "1 once the broker confirmed the subscription."),
 }
@@ -110,6 +124,12 @@ def families(status: GatewayStatus) -> list[Metric]:
     meetings.add_metric([status.gateway, "proximity"], counters.get("meetings", 0))
     meetings.add_metric([status.gateway, "tap"], counters.get("taps", 0))
     result.append(meetings)
+    checkins = CounterMetricFamily(
+        f"{PREFIX}_checkins", "Check-in taps decided, by outcome.", labels=["gateway", "outcome"]
+    )
+    for outcome in OUTCOMES:
+        checkins.add_metric([status.gateway, outcome], counters.get(f"checkins.{outcome}", 0))
+    result.append(checkins)
     for metric, (name, doc) in _COUNTERS.items():
         family = CounterMetricFamily(f"{PREFIX}_{metric}", doc, labels=["gateway"])
         family.add_metric(labels, counters.get(name, 0))

@@ -16,10 +16,13 @@ from gateway.aggregator import Aggregator
 from gateway.clock import Clock
 from gateway.errors import JournalError
 from gateway.pairing import Pairing
+from gateway.readers import COUNTERS as READER_COUNTERS
+from gateway.readers import Readers, is_checkin_topic
 from gateway.registry import BadgeRegistry
+from gateway.replay import ReplayMemory
 from gateway.verifier import DUPLICATE, REASONS, Verdict, Verifier
 from gateway.watermark import Watermark
-from protocol.api import Meeting, Registry
+from protocol.api import CheckInRecord, Meeting, Registry
 from protocol.messages import BadgeStatus, CheckIn, SightingReport, TapHalf
 
 logger = logging.getLogger(__name__)
@@ -61,7 +64,9 @@ class Processor:
         live_clock: reject messages too far from the wall clock too.
         quorum: the watermark quorum.
         counters: the counters to share (e.g. with the forwarder); a new one if None.
-        on_checkin: called with each accepted check-in (the seam for check-in readers).
+        on_checkin: called with each accepted check-in.
+        readers: the check-in readers run here; they decide every check-in (verified or
+            rejected) and their state is part of ``snapshot()``.
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class Processor:
         quorum: int = 2,
         counters: Counter[str] | None = None,
         on_checkin: CheckInHandler | None = None,
+        readers: Readers | None = None,
     ) -> None:
         self._registry = registry
         self.counters: Counter[str] = counters if counters is not None else Counter()
@@ -87,6 +93,7 @@ class Processor:
             counters=self.counters,
         )
         self._on_checkin = on_checkin
+        self._readers = readers
         self._closed: list[Meeting] = []
 
     @property
@@ -95,9 +102,19 @@ class Processor:
         return self._registry
 
     @property
+    def readers(self) -> Readers | None:
+        """The check-in readers, if this gateway runs any."""
+        return self._readers
+
+    @property
     def watermark(self) -> int | None:
         """Current event-time watermark, None until enough badges reported."""
         return self._verifier.watermark.value
+
+    @property
+    def replay(self) -> ReplayMemory:
+        """The verifier's replay memory: journaled apart from ``snapshot()``, incrementally."""
+        return self._verifier.replay
 
     def handle(self, topic: str, payload: bytes) -> Verdict:
         """Process one MQTT message; never raises for bad input.
@@ -122,9 +139,22 @@ class Processor:
                 topic,
                 verdict.detail,
             )
+            if self._readers is not None and is_checkin_topic(topic):
+                if verdict.outcome == "wrong_event":
+                    self._readers.foreign(topic, payload, self._is_registered)
+                else:
+                    self._readers.reject(topic, payload, verdict.outcome, verdict.detail)
             return verdict
         self._apply(verdict, watermark)
         return verdict
+
+    def handle_foreign_checkin(self, topic: str, payload: bytes) -> None:
+        """Let the readers decide a check-in published under another event (never raises)."""
+        if self._readers is not None:
+            self._readers.foreign(topic, payload, self._is_registered)
+
+    def _is_registered(self, badge: str) -> bool:
+        return self._registry.lookup(badge) is not None
 
     def _apply(self, verdict: Verdict, before: int | None) -> None:
         """Let an accepted message take effect; ``before`` is the watermark before it."""
@@ -148,6 +178,8 @@ class Processor:
             self.counters["accepted_checkins"] += 1
             if self._on_checkin is not None:
                 self._on_checkin(message)
+            if self._readers is not None:
+                self._readers.accept(message)
         elif isinstance(message, BadgeStatus):
             self.counters["accepted_status"] += 1
 
@@ -166,6 +198,10 @@ class Processor:
         """Return the meetings closed since the last call, and forget them."""
         closed, self._closed = self._closed, []
         return closed
+
+    def take_checkins(self) -> list[CheckInRecord]:
+        """Return the check-in records decided since the last call, and forget them."""
+        return self._readers.take_records() if self._readers is not None else []
 
     def flush(self) -> list[Meeting]:
         """Close every open run (clean end of an event); return all untaken meetings."""
@@ -192,6 +228,7 @@ class Processor:
             "open_pairs": float(self._aggregator.open_pairs),
             "open_windows": float(self._aggregator.open_windows),
             "watermark": float(watermark if watermark is not None else 0),
+            **(self._readers.gauges() if self._readers is not None else {}),
         }
 
     def snapshot(self) -> dict[str, Any]:
@@ -206,6 +243,7 @@ class Processor:
             "verifier": self._verifier.snapshot(),
             "pairing": self._pairing.snapshot(),
             "aggregator": self._aggregator.snapshot(),
+            **({"readers": self._readers.snapshot()} if self._readers is not None else {}),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -224,9 +262,13 @@ class Processor:
             self._verifier.restore(dict(state["verifier"]))
             self._pairing.restore(dict(state["pairing"]))
             self._aggregator.restore(dict(state["aggregator"]))
+            if self._readers is not None and "readers" in state:
+                self._readers.restore(dict(state["readers"]))
             counters = {str(k): int(v) for k, v in dict(state["counters"]).items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise JournalError(f"journal state does not fit: {exc!r:.200}") from exc
         self.counters.clear()
         self.counters.update({name: 0 for name in COUNTERS})
+        if self._readers is not None:
+            self.counters.update({name: 0 for name in READER_COUNTERS})
         self.counters.update(counters)

@@ -6,6 +6,11 @@ one asyncio.TaskGroup:
     MQTT subscriber -> consume (Processor) -> checkpoint (journal, then MQTT acks) -> forwarder
                                             status publisher, registry refresh
 
+Check-in readers (``gateway.readers``) live in the Processor; a reader loop issues their
+nonces (saved, then published retained), the checkpoint journals their records in the
+check-in journal first, a second forwarder sends them, and ``gateway.foreign`` feeds
+other events' check-ins to them.
+
 A message is acknowledged to the broker only after a checkpoint made its effects
 durable. Shutdown (``stop`` set, or cancellation) takes a last checkpoint, acknowledges,
 publishes a retained "offline" status and disconnects.
@@ -17,6 +22,8 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,21 +34,26 @@ import httpx2
 
 from gateway.backoff import Backoff
 from gateway.ble import ZonePresence, start_scanner, stop_scanner
+from gateway.checkins import SUBDIRECTORY, CheckInJournal
 from gateway.clock import Clock, SystemClock
 from gateway.config import GatewaySettings
 from gateway.errors import JournalError, RegistryError
+from gateway.foreign import SUBSCRIPTION as FOREIGN_CHECKINS
+from gateway.foreign import ForeignCheckIns
 from gateway.forwarder import Forwarder
 from gateway.journal import Journal, TinyDBJournal
 from gateway.lag import ForwardLag
 from gateway.metrics import MetricsEndpoint, StatusCollector
 from gateway.processor import Processor
+from gateway.readers import NoncePolicy, NonceSource, ReaderConfig, Readers, parse_readers
 from gateway.registry import BadgeRegistry
 from gateway.registry_cache import RegistryCache
+from gateway.relay import BleRelay, RelayError
 from gateway.subscriber import MqttSubscriber, Received
 from gateway.uplink import Uplink
-from protocol.api import GatewayStatus, Meeting, Registry
+from protocol.api import CheckInRecord, GatewayStatus, Meeting, ReaderNonce, Registry
 from protocol.encoding import encode_json
-from protocol.topics import badge_subscription, gateway_status_topic
+from protocol.topics import badge_subscription, gateway_status_topic, reader_nonce_topic
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +61,12 @@ T = TypeVar("T")
 
 HTTP_TIMEOUT_S = 10.0
 RETRY_CAP_S = 30.0
-_DRAIN_BATCH = 1000
+_DRAIN_BATCH = 200  # messages handled between two yields to the event loop
 _READY_POLL_S = 0.05
+RELAY_PUBLISH_TIMEOUT_S = 10.0
+CHECKPOINT_LOOP_SHARE = 0.25
+CHECKPOINT_RETRY_S = 1.0
+"""Most of the event loop's time that checkpoint snapshots may take (group commit spacing)."""
 
 
 class _Stopped(Exception):
@@ -148,6 +164,7 @@ class Gateway:
         rng: jitter for backoffs.
         journal: the journal; a ``TinyDBJournal`` in ``settings.journal_dir`` if None.
         registry_cache: where refreshed registries are saved, if anywhere.
+        nonce_bytes: random source of reader nonces (``secrets.token_bytes`` if None).
     """
 
     def __init__(
@@ -160,8 +177,10 @@ class Gateway:
         rng: random.Random,
         journal: Journal | None = None,
         registry_cache: RegistryCache | None = None,
+        nonce_bytes: NonceSource | None = None,
     ) -> None:
         self._settings = settings
+        self._nonce_bytes = nonce_bytes or secrets.token_bytes
         self._registry_cache = registry_cache
         self._uplink = uplink
         self._clock = clock
@@ -194,11 +213,51 @@ class Gateway:
             backoff=Backoff(settings.forward_interval_s, RETRY_CAP_S, rng),
             executor=self._executor,
         )
+        self._checkins = CheckInJournal(
+            settings.journal_dir / SUBDIRECTORY, settings.segment_seconds
+        )
+        self._checkin_forwarder = Forwarder(
+            self._checkins,
+            uplink,
+            self._counters,
+            batch=settings.forward_batch,
+            interval_s=settings.forward_interval_s,
+            backoff=Backoff(settings.forward_interval_s, RETRY_CAP_S, rng),
+            executor=self._executor,
+            send=uplink.post_checkins,
+            counter_prefix="checkins.",
+            what="check-in",
+        )
+        self._unsaved_checkins: list[CheckInRecord] = []
+        self._foreign: ForeignCheckIns | None = None
+        if settings.foreign_checkins:
+            foreign = MqttSubscriber(
+                host=settings.broker_host,
+                port=settings.broker_port,
+                client_id=f"{settings.client_id}-foreign",
+                subscription=FOREIGN_CHECKINS,
+                will_topic=self._status_topic,
+                will_payload=encode_json(GatewayStatus(gateway=registry.gateway, state="offline")),
+                queue_size=settings.queue_size,
+            )
+            self._foreign = ForeignCheckIns(
+                foreign, registry.event, self._decide_foreign, self._wake_checkpoint
+            )
         self._pending: list[Received] = []
         self._unsaved: list[Meeting] = []
+        self._replay_unsaved = bytearray()
+        # the first checkpoint writes the whole replay memory as a new base, whatever the
+        # journal held before (an older format, or files a failed resume did not use)
+        self._replay_base_due = True
+        self._waiting = asyncio.Event()
+        self._snapshot_s = 0.0
+        self._in_flight = 0  # messages of the checkpoint being written
         self._checkpoint_lock = asyncio.Lock()
         self._lag = ForwardLag()
         self._presence = ZonePresence(self._processor.registry, clock, self._counters)
+        self._relay = BleRelay(
+            self._processor.registry, self._publish_relayed, self._counters, clock
+        )
         self._scanner: Any = None
         self._metrics: MetricsEndpoint | None = None
 
@@ -209,6 +268,27 @@ class Gateway:
             live_clock=self._settings.live_clock,
             quorum=self._settings.watermark_quorum,
             counters=self._counters,
+            readers=self._new_readers(registry),
+        )
+
+    def _new_readers(self, registry: BadgeRegistry) -> Readers:
+        configured = parse_readers(self._settings.readers) or [
+            ReaderConfig(registry.gateway, registry.zone[:64])
+        ]
+        policy = NoncePolicy(
+            interval_s=self._settings.reader_nonce_interval_s,
+            valid_s=self._settings.reader_nonce_valid_s,
+            memory_s=self._settings.reader_nonce_memory_s,
+        )
+        return Readers(
+            registry.event,
+            registry.gateway,
+            configured,
+            self._clock,
+            self._nonce_bytes,
+            policy,
+            self._counters,
+            is_authority=self._settings.reader_authority,
         )
 
     async def _io(self, call: Callable[[], T]) -> T:
@@ -218,17 +298,27 @@ class Gateway:
         """Open the journal, resume its state, and run every stage until stopped."""
         try:
             await self._io(self._journal.open)
+            await self._io(self._checkins.open)
             self._lag.journaled(self._journal.unforwarded(), self._clock.now())
             await self._resume()
+            await self._load_nonces()
             if self._settings.ble:
-                self._scanner = await start_scanner(self._presence)
+                self._scanner = await start_scanner(self._presence, self._relay.on_advertisement)
             self._start_metrics()
             await self._subscriber.start()
+            if self._foreign is not None:
+                await self._foreign.start()
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._supervise("consume", self._consume))
                 tasks.create_task(self._supervise("checkpoint", self._checkpoint_loop))
                 tasks.create_task(self._supervise("forward", self._forwarder.run))
+                tasks.create_task(self._supervise("checkins", self._checkin_forwarder.run))
+                tasks.create_task(self._supervise("readers", self._reader_loop))
+                if self._foreign is not None:
+                    tasks.create_task(self._supervise("foreign", self._foreign.run))
                 tasks.create_task(self._supervise("status", self._status_loop))
+                if self._settings.ble:
+                    tasks.create_task(self._supervise("relay", self._relay.run))
                 tasks.create_task(self._supervise("registry", self._registry_loop))
                 tasks.create_task(_raise_when_set(stop))
         except* _Stopped:
@@ -265,9 +355,12 @@ class Gateway:
         """The port of the metrics endpoint, None if it does not run."""
         return self._metrics.port if self._metrics is not None else None
 
-    def _journal_checkpoint(self, meetings: list[Meeting], state: dict[str, Any]) -> int:
+    def _journal_checkpoint(
+        self, meetings: list[Meeting], state: dict[str, Any], replay: bytes, base: bytes | None
+    ) -> int:
         """Run in the journal thread: checkpoint, return how many meetings were new."""
         before = self._journal.unforwarded()
+        self._journal.save_replay(replay, base)
         self._journal.checkpoint(meetings, state)
         return self._journal.unforwarded() - before
 
@@ -278,6 +371,12 @@ class Gateway:
             return
         try:
             self._processor.restore(state)
+            base, changes = await self._io(self._journal.load_replay)
+            try:
+                if base or changes:  # else none yet, or the state carried it (older journal)
+                    self._processor.replay.load(base, changes)
+            except ValueError as exc:
+                raise JournalError(f"replay memory does not parse: {exc}") from exc
         except JournalError as exc:
             logger.error("cannot resume from the journal state (%s); starting empty", exc)
             self._counters.clear()
@@ -311,44 +410,97 @@ class Gateway:
                     break
                 self._handle(item)
             if len(self._pending) >= limit and not await self._checkpoint():
-                await asyncio.sleep(self._settings.checkpoint_interval_s)
+                await asyncio.sleep(CHECKPOINT_RETRY_S)
             await asyncio.sleep(0)
 
     def _handle(self, item: Received) -> None:
         self._processor.handle(item.topic, item.payload)
         self._pending.append(item)
+        self._waiting.set()
 
     async def _checkpoint_loop(self) -> None:
+        """Group commit: checkpoint as soon as messages wait, at most once per interval.
+
+        While a checkpoint is written the next batch gathers, so under load batches grow
+        instead of checkpoints queueing up (and the consumer forces one at
+        ``checkpoint_max_messages``).
+        """
+        loop = asyncio.get_running_loop()
+        last = loop.time()
         while True:
-            await asyncio.sleep(self._settings.checkpoint_interval_s)
-            await self._checkpoint()
+            await self._waiting.wait()
+            # A large state makes the snapshot (taken on this loop) costly: space the
+            # checkpoints so that snapshots take at most CHECKPOINT_LOOP_SHARE of the loop.
+            spacing = max(
+                self._settings.checkpoint_interval_s,
+                self._snapshot_s * (1 - CHECKPOINT_LOOP_SHARE) / CHECKPOINT_LOOP_SHARE,
+            )
+            await asyncio.sleep(max(0.0, last + spacing - loop.time()))
+            self._waiting.clear()
+            last = loop.time()
+            if not await self._checkpoint():
+                # the messages still wait: try again, but not 50 times a second
+                await asyncio.sleep(CHECKPOINT_RETRY_S)
+                self._waiting.set()
 
     async def _checkpoint(self, *, force: bool = False) -> bool:
         """Journal new meetings and the state, then acknowledge what the state covers."""
         async with self._checkpoint_lock:
             self._unsaved.extend(self._processor.take_meetings())
-            if not (force or self._pending or self._unsaved):
+            has_foreign = self._foreign is not None and self._foreign.has_pending
+            if not (force or self._pending or self._unsaved or has_foreign):
                 return True
             meetings = list(self._unsaved)
+            started = time.perf_counter()
             state = self._processor.snapshot()
+            self._replay_unsaved += self._processor.replay.take_changes()
+            replay = bytes(self._replay_unsaved)
+            is_base = self._replay_base_due or self._journal.replay_needs_base()
+            base = self._processor.replay.dump() if is_base else None
+            self._snapshot_s = time.perf_counter() - started
+            self._unsaved_checkins.extend(self._processor.take_checkins())
+            checkins = list(self._unsaved_checkins)
+            foreign = self._foreign.take() if self._foreign is not None else []
             acks, self._pending = self._pending, []
+            self._in_flight = len(acks)
             try:
-                fresh = await self._io(partial(self._journal_checkpoint, meetings, state))
+                if checkins:
+                    await self._io(partial(self._checkins.put, checkins))
+                fresh = await self._io(
+                    partial(self._journal_checkpoint, meetings, state, replay, base)
+                )
             except JournalError as exc:
                 self._pending[:0] = acks
+                self._in_flight = 0
+                self._give_back_foreign(foreign)
                 logger.error("checkpoint failed: %s; %d messages wait", exc, len(self._pending))
                 return False
             except asyncio.CancelledError:
                 # The write goes on in the journal thread; the final checkpoint follows it.
                 self._pending[:0] = acks
+                self._in_flight = 0
+                self._give_back_foreign(foreign)
                 raise
             del self._unsaved[: len(meetings)]
+            del self._unsaved_checkins[: len(checkins)]
+            if checkins:
+                self._checkin_forwarder.wake()
+            del self._replay_unsaved[: len(replay)]
+            self._replay_base_due = self._replay_base_due and base is None
             self._lag.journaled(fresh, self._clock.now())
+            self._in_flight = 0
             acked = self._subscriber.ack(acks)
+            if self._foreign is not None and foreign:
+                self._foreign.ack(foreign)
             logger.debug("checkpoint meetings=%d acked=%d", len(meetings), acked)
             if meetings:
                 self._forwarder.wake()
             return True
+
+    async def _publish_relayed(self, topic: str, payload: bytes) -> None:
+        """Publish a message the BLE relay received; return once the broker has it."""
+        if not await self._subscriber.publish_confirmed(topic, payload, RELAY_PUBLISH_TIMEOUT_S):
+            raise RelayError(f"the broker did not acknowledge a relayed message on {topic}")
 
     async def _status_loop(self) -> None:
         # "online" means ready: only once the broker confirmed the subscription, since
@@ -368,7 +520,10 @@ class Gateway:
         gauges["journal_unforwarded"] = float(
             self._journal.unforwarded() + len(self._unsaved) + self._processor.untaken
         )
-        gauges["unacknowledged"] = float(len(self._pending))
+        gauges["unacknowledged"] = float(len(self._pending) + self._in_flight)
+        gauges["checkins_unforwarded"] = float(
+            self._checkins.unforwarded() + len(self._unsaved_checkins)
+        )
         gauges["forward_lag_seconds"] = self._lag.seconds(
             self._journal.unforwarded(), self._clock.now()
         )
@@ -376,6 +531,8 @@ class Gateway:
             gauges["ble_badges_in_zone"] = float(len(self._presence.present()))
         gauges["mqtt_connected"] = float(self._subscriber.is_connected)
         gauges["mqtt_subscribed"] = float(self._subscriber.is_subscribed)
+        if self._foreign is not None:
+            gauges["mqtt_foreign_subscribed"] = float(self._foreign.is_subscribed)
         return GatewayStatus(
             gateway=self._gateway,
             state=state,
@@ -383,6 +540,57 @@ class Gateway:
             counters=dict(self._counters),
             gauges=gauges,
         )
+
+    def _decide_foreign(self, topic: str, payload: bytes) -> None:
+        self._processor.handle_foreign_checkin(topic, payload)
+
+    def _wake_checkpoint(self) -> None:
+        self._waiting.set()
+
+    def _give_back_foreign(self, items: list[Received]) -> None:
+        if self._foreign is not None and items:
+            self._foreign.give_back(items)
+
+    async def _load_nonces(self) -> None:
+        """Add the reader nonces saved at issue time (newer than the last checkpoint)."""
+        readers = self._processor.readers
+        if readers is None:
+            return
+        try:
+            readers.merge_nonces(await self._io(self._checkins.load_nonces))
+        except (JournalError, TypeError, ValueError) as exc:
+            logger.error("saved reader nonces unusable (%s); answers to them will be unknown", exc)
+
+    async def _save_nonces(self, readers: Readers) -> bool:
+        try:
+            await self._io(partial(self._checkins.save_nonces, readers.nonce_state()))
+        except JournalError as exc:
+            logger.error("cannot save reader nonces: %s; not publishing them yet", exc)
+            return False
+        return True
+
+    async def _reader_loop(self) -> None:
+        """Issue reader nonces; publish each (retained) only once it is saved.
+
+        A published nonce is then never forgotten by a crash, so a badge's answer to it is
+        judged against it after a restart too.
+        """
+        readers = self._processor.readers
+        if readers is None:
+            return
+        while not self._subscriber.is_subscribed:
+            await asyncio.sleep(_READY_POLL_S)
+        unpublished: list[ReaderNonce] = list(readers.current())
+        tick = min(1.0, self._settings.reader_nonce_interval_s)
+        while True:
+            unpublished.extend(readers.rotate())
+            if unpublished and await self._save_nonces(readers):
+                for nonce in unpublished:
+                    topic = reader_nonce_topic(nonce.event, nonce.reader)
+                    self._subscriber.publish(topic, encode_json(nonce), retain=True)
+                logger.debug("published %d reader nonces", len(unpublished))
+                unpublished.clear()
+            await asyncio.sleep(tick)
 
     async def _registry_loop(self) -> None:
         while True:
@@ -409,8 +617,11 @@ class Gateway:
                 self._metrics = None
             final = (self._status_topic, encode_json(self.status("offline")))
             await self._subscriber.stop(final=final)
+            if self._foreign is not None:
+                await self._foreign.stop()
             with contextlib.suppress(JournalError):
                 await self._io(self._journal.close)
+            await self._io(self._checkins.close)
             self._executor.shutdown(wait=True)
             logger.info("gateway stopped received=%d", self._counters["received"])
 

@@ -3,8 +3,10 @@
 A persistent session (clean_session=False) with manual acknowledgement: a message is
 acknowledged only when the service says its effects are durable, so a killed gateway
 gets unacknowledged messages redelivered. paho's network thread hands each message to
-asyncio through ``loop.call_soon_threadsafe``; when the queue is full that thread waits,
-which stops reading from the socket and pushes back on the broker.
+asyncio through a deque; it wakes the event loop (``loop.call_soon_threadsafe``) only when
+no wake-up is pending yet, so a burst costs one wake-up, not one per message. When
+``queue_size`` messages wait, that thread waits too, which stops reading from the socket
+and pushes back on the broker.
 
 Packet ids are per connection: a message received before a disconnect must not be
 acknowledged after it (the id may then name another message). Each message carries
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -77,7 +80,9 @@ class MqttSubscriber:
         self._keepalive = keepalive
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[Received] | None = None
+        self._inbox: deque[Received] = deque()
+        self._ready: asyncio.Event | None = None
+        self._wake_pending = False
         self._slots = threading.BoundedSemaphore(queue_size)
         self._lock = threading.Lock()
         self._generation = 0
@@ -98,7 +103,7 @@ class MqttSubscriber:
     async def start(self) -> None:
         """Start paho's network thread; it connects (and reconnects) by itself."""
         self._loop = asyncio.get_running_loop()
-        self._queue = asyncio.Queue(maxsize=self._queue_size)
+        self._ready = asyncio.Event()
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=self._client_id,
@@ -123,22 +128,31 @@ class MqttSubscriber:
 
     async def get(self) -> Received:
         """Return the next message (waits)."""
-        if self._queue is None:
+        ready = self._ready
+        if ready is None:
             raise RuntimeError("subscriber not started")
-        item = await self._queue.get()
-        self._slots.release()
-        return item
+        while True:
+            item = self.get_nowait()
+            if item is not None:
+                return item
+            # no await between the empty deque and clear(): a wake-up cannot slip in
+            ready.clear()
+            await ready.wait()
 
     def get_nowait(self) -> Received | None:
         """Return the next message if one is queued."""
-        if self._queue is None:
-            return None
         try:
-            item = self._queue.get_nowait()
-        except asyncio.QueueEmpty:
+            item = self._inbox.popleft()
+        except IndexError:
             return None
         self._slots.release()
         return item
+
+    def _wake(self) -> None:
+        """Event loop: tell ``get`` that messages wait (scheduled by the network thread)."""
+        self._wake_pending = False
+        if self._ready is not None:
+            self._ready.set()
 
     def ack(self, messages: Iterable[Received]) -> int:
         """Acknowledge messages in the order given; return how many were sent.
@@ -169,10 +183,18 @@ class MqttSubscriber:
             raise RuntimeError("subscriber not started")
         return self._client.publish(topic, payload, qos=1, retain=retain)
 
+    async def publish_confirmed(self, topic: str, payload: bytes, timeout: float) -> bool:
+        """Publish at QoS 1; True once the broker acknowledged it within ``timeout`` seconds."""
+        info = self.publish(topic, payload)
+        return await asyncio.to_thread(_wait_acknowledged, info, timeout)
+
     async def stop(self, final: tuple[str, bytes] | None = None, timeout: float = 2.0) -> None:
         """Publish ``final`` (topic, payload; retained) if connected, disconnect, stop the thread.
 
         Messages still queued are not acknowledged; the broker keeps them for the session.
+        Acknowledgements sent just before are only sure to have reached the broker once
+        ``final`` is acknowledged (the broker handles a connection's packets in order);
+        disconnecting right after them may lose some (they are then redelivered).
         """
         self._closing.set()
         client = self._client
@@ -252,14 +274,29 @@ class MqttSubscriber:
         while not self._slots.acquire(timeout=_HANDOFF_POLL_S):
             if self._closing.is_set():
                 return
-        loop, queue = self._loop, self._queue
-        if loop is None or queue is None:
+        loop = self._loop
+        if loop is None:
             self._slots.release()
             return
+        # append first, then look at the flag: a wake-up that runs after this look sees
+        # the item; one that ran before it cleared the flag, so another is scheduled
+        self._inbox.append(item)
+        if self._wake_pending:
+            return
+        self._wake_pending = True
         try:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            loop.call_soon_threadsafe(self._wake)
         except RuntimeError:
-            self._slots.release()
+            self._wake_pending = False  # the loop is closed: nobody reads any more
+
+
+def _wait_acknowledged(info: mqtt.MQTTMessageInfo, timeout: float) -> bool:
+    try:
+        info.wait_for_publish(timeout)
+    except (RuntimeError, ValueError) as exc:
+        logger.warning("publish not acknowledged: %s", exc)
+        return False
+    return info.is_published()
 
 
 def _wait_published(info: mqtt.MQTTMessageInfo, timeout: float) -> None:

@@ -1,4 +1,4 @@
-"""The HTTP adapter to the server: fetch the registry, post meeting batches.
+"""The HTTP adapter to the server: fetch the registry, post meeting and check-in batches.
 
 The only gateway module that imports httpx2 (the client itself is injected). It
 translates every transport error and status code into ``RegistryError`` or
@@ -13,7 +13,14 @@ from collections.abc import Sequence
 import httpx2
 
 from gateway.errors import ForwardError, RegistryError
-from protocol.api import IngestResult, Meeting, MeetingBatch, Registry
+from protocol.api import (
+    CheckInBatch,
+    CheckInRecord,
+    IngestResult,
+    Meeting,
+    MeetingBatch,
+    Registry,
+)
 from protocol.encoding import decode_json, encode_json
 from protocol.errors import MalformedMessage
 
@@ -21,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 REGISTRY_PATH = "/api/v1/gateway/registry"
 MEETINGS_PATH = "/api/v1/gateway/meetings"
+CHECKINS_PATH = "/api/v1/gateway/checkins"
 
 
 class Uplink:
@@ -62,8 +70,18 @@ class Uplink:
             ForwardError: retryable for connect errors, timeouts and 5xx; not retryable
                 for other statuses or an answer that is not an IngestResult.
         """
-        url = self._base + MEETINGS_PATH
-        body = encode_json(MeetingBatch(meetings=list(meetings)))
+        return await self._post(MEETINGS_PATH, encode_json(MeetingBatch(meetings=list(meetings))))
+
+    async def post_checkins(self, records: Sequence[CheckInRecord]) -> IngestResult:
+        """POST one batch of check-in records (idempotent on check-in id).
+
+        Raises:
+            ForwardError: as ``post_meetings``.
+        """
+        return await self._post(CHECKINS_PATH, encode_json(CheckInBatch(checkins=list(records))))
+
+    async def _post(self, path: str, body: bytes) -> IngestResult:
+        url = self._base + path
         headers = {**self._headers, "Content-Type": "application/json"}
         try:
             response = await self._http.post(url, content=body, headers=headers)

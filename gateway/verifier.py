@@ -7,7 +7,6 @@ Pure: no I/O; wall time comes from an injected Clock and only matters in live mo
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from gateway.clock import Clock
 from gateway.errors import VerificationError
 from gateway.registry import BadgeRegistry
+from gateway.replay import DIGEST_LEN, REPLAY, WINDOW, ReplayMemory
 from gateway.watermark import Watermark
 from protocol.encoding import decode_body, split_payload
 from protocol.errors import ProtocolError
@@ -39,10 +39,10 @@ REASONS = (
 )
 """Every rejection reason, each a counter label ``rejected.<reason>``."""
 
-REPLAY_WINDOW = 256
+REPLAY_WINDOW = WINDOW
 """Sequence numbers remembered per badge; anything older is a replay."""
 
-_DIGEST_LEN = 8
+_DIGEST_LEN = DIGEST_LEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,52 +74,6 @@ class Verdict:
         return self.outcome not in (ACCEPTED, DUPLICATE)
 
 
-class _ReplayWindow:
-    """The highest sequence number of a badge and digests of the last REPLAY_WINDOW seqs."""
-
-    __slots__ = ("highest", "digests")
-
-    def __init__(self, highest: int = -1) -> None:
-        self.highest = highest
-        self.digests: dict[int, bytes] = {}
-
-    def classify(self, seq: int, digest: bytes) -> str:
-        """Return "new", DUPLICATE or "replay"."""
-        seen = self.digests.get(seq)
-        if seen is not None:
-            return DUPLICATE if seen == digest else "replay"
-        if self.highest >= 0 and seq <= self.highest - REPLAY_WINDOW:
-            return "replay"
-        return "new"
-
-    def record(self, seq: int, digest: bytes) -> None:
-        if seq > self.highest:
-            self.highest = seq
-            floor = seq - REPLAY_WINDOW
-            for old in [s for s in self.digests if s <= floor]:
-                del self.digests[old]
-        self.digests[seq] = digest
-
-    def pack(self) -> list[Any]:
-        """``[highest, base64(offset byte + digest, ...)]``: small enough to checkpoint often."""
-        blob = b"".join(
-            (self.highest - seq).to_bytes(1, "big") + digest
-            for seq, digest in sorted(self.digests.items())
-        )
-        return [self.highest, base64.b64encode(blob).decode()]
-
-    @classmethod
-    def unpack(cls, packed: list[Any]) -> _ReplayWindow:
-        window = cls(int(packed[0]))
-        blob = base64.b64decode(str(packed[1]), validate=True)
-        step = 1 + _DIGEST_LEN
-        if len(blob) % step:
-            raise ValueError("replay state has a partial entry")
-        for i in range(0, len(blob), step):
-            window.digests[window.highest - blob[i]] = blob[i + 1 : i + step]
-        return window
-
-
 class Verifier:
     """Checks badge messages for one event, in the order of docs/protocol.md section 5.
 
@@ -146,7 +100,7 @@ class Verifier:
         self._clock = clock
         self._watermark = watermark
         self._live_clock = live_clock
-        self._replay: dict[str, _ReplayWindow] = {}
+        self._replay = ReplayMemory()
 
     @property
     def watermark(self) -> Watermark:
@@ -186,16 +140,13 @@ class Verifier:
         facts["seq"] = message.seq
         self._check_schema(message)
         digest = hashlib.blake2b(payload, digest_size=_DIGEST_LEN).digest()
-        window = self._replay.get(parsed.badge)
-        state = window.classify(message.seq, digest) if window is not None else "new"
+        state = self._replay.classify(parsed.badge, message.seq, digest)
         if state == DUPLICATE:
             return Verdict(DUPLICATE, parsed.badge, message.seq)
         self._check_freshness(message)
-        if state == "replay":
+        if state == REPLAY:
             raise VerificationError("replay", "sequence number already used or too old")
-        if window is None:
-            window = self._replay[parsed.badge] = _ReplayWindow()
-        window.record(message.seq, digest)
+        self._replay.record(parsed.badge, message.seq, digest)
         if isinstance(message, SightingReport):
             self._watermark.observe(parsed.badge, message.window_start)
         return Verdict(ACCEPTED, parsed.badge, message.seq, message)
@@ -237,21 +188,21 @@ class Verifier:
             if end <= now - lateness - skew:
                 raise VerificationError("stale", f"time {end} is behind the gateway clock")
 
+    @property
+    def replay(self) -> ReplayMemory:
+        """The replay memory; the journal persists it apart from ``snapshot()`` (incrementally)."""
+        return self._replay
+
     def snapshot(self) -> dict[str, Any]:
-        """Return replay state and watermark, JSON-ready."""
-        return {
-            "replay": {badge: window.pack() for badge, window in self._replay.items()},
-            "watermark": self._watermark.snapshot(),
-        }
+        """Return the watermark, JSON-ready (the replay memory is saved through ``replay``)."""
+        return {"watermark": self._watermark.snapshot()}
 
     def restore(self, state: dict[str, Any]) -> None:
-        """Load a snapshot.
+        """Load a snapshot (one of an older journal may still carry the replay memory).
 
         Raises:
             KeyError, TypeError, ValueError: the snapshot does not fit.
         """
-        self._replay = {
-            str(badge): _ReplayWindow.unpack(list(packed))
-            for badge, packed in dict(state["replay"]).items()
-        }
+        if "replay" in state:
+            self._replay.load_packed(dict(state["replay"]))
         self._watermark.restore(dict(state["watermark"]))

