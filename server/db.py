@@ -1,6 +1,8 @@
 """Database engine and sessions; the schema is brought to the newest Alembic revision on start.
 
-SQLite (the default) runs in WAL mode with foreign keys on; PostgreSQL is used
+SQLite (the default) runs in WAL mode with foreign keys on, a 64 MiB page cache, reads
+through a memory map and WAL checkpoints every 64 MiB (the ``SQLITE_*`` constants below,
+measured in docs/performance.md); PostgreSQL is used
 through psycopg 3 (``postgresql+psycopg://...``). A database made by round 1's
 ``create_all`` (tables, no ``alembic_version``) is stamped at the initial
 revision first, then upgraded.
@@ -58,6 +60,20 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+SQLITE_CACHE_KIB = 65536
+"""Page cache per SQLite connection (KiB; SQLite's default is 2 MiB). Ingest inserts into
+indexes that outgrow 2 MiB at ~50,000 meetings; re-reading their pages from the OS for
+every batch was most of the cost of an insert (docs/performance.md)."""
+SQLITE_MMAP_BYTES = 1 << 30
+"""Read the database file through a memory map of up to this many bytes: an attendee's
+export reads ~1,500 scattered pages of a 1,000,000-meeting database, each a ``pread``
+system call without it."""
+SQLITE_WAL_AUTOCHECKPOINT_PAGES = 16384
+"""Checkpoint the WAL into the database every this many pages (SQLite's default: 1,000,
+i.e. after nearly every ingested batch). A page rewritten by many batches before the
+checkpoint is copied once."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
@@ -65,6 +81,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
     finally:
         cursor.close()
 

@@ -5,6 +5,7 @@ No HTTP errors are raised here: failures are ``ServerError``s, mapped in ``serve
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, cast
@@ -15,11 +16,13 @@ from sqlalchemy.orm import Session
 
 from server.config import ServerSettings
 from server.db import Database
+from server.errors import NotFound
 from server.models import Attendee, Event, Gateway, Organizer
 from server.services.auth import TokenBytes, require_gateway, require_organizer
 from server.services.events import owned_event
 from server.services.links import link_secret, resolve_link
 
+_EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC."""
 
@@ -101,7 +104,13 @@ def current_event(
     organizer: OrganizerAuth,
     session: SessionDep,
 ) -> Event:
-    """Return the event named in the path, if the caller organizes it."""
+    """Return the event named in the path, if the caller organizes it.
+
+    An id no event can have (outside the ``Id`` pattern, e.g. with a NUL character that
+    PostgreSQL cannot even compare) is not looked up: ``404 event_not_found``.
+    """
+    if _EVENT_ID.fullmatch(event) is None:
+        raise NotFound(f"no event {event!r}", code="event_not_found")
     return owned_event(session, organizer.id, event)
 
 

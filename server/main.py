@@ -2,7 +2,8 @@
 
 Every error response body is exactly ``{"code": ..., "detail": ...}``:
 ``ServerError``s from the services, request validation errors, unknown routes
-and wrong methods alike.
+and wrong methods alike. A value the database refuses (``DataError``, e.g. a NUL
+character in PostgreSQL text that slipped past the schemas) is a 422 ``invalid_value``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,23 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.api.openapi import install_protocol_schemas
-from server.api.routes import attendees, badges, events, exports, gateways, health, me, meetings
+from server.api.routes import (
+    attendees,
+    badges,
+    checkins,
+    events,
+    exports,
+    gateways,
+    health,
+    me,
+    meetings,
+    zones,
+)
 from server.config import ServerSettings
 from server.db import Database, make_engine
 from server.deps import Clock, get_settings
@@ -110,6 +123,12 @@ async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     return _error(exc.status_code, code, str(exc.detail), exc.headers)
+
+
+async def _on_data_error(_request: Request, exc: Exception) -> JSONResponse:
+    # the database refused a value the schemas let through (e.g. NUL in PostgreSQL text)
+    logger.warning("database refused a value: %s", str(exc).splitlines()[0][:200])
+    return _error(422, "invalid_value", "a value of the request cannot be stored")
 
 
 async def _on_unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
@@ -200,11 +219,12 @@ def create_app(
     app.add_exception_handler(ServerError, _on_server_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(DataError, _on_data_error)
     app.add_exception_handler(Exception, _on_unexpected_error)
 
     app.include_router(health.router)
     app.include_router(health.router, prefix=API_PREFIX, include_in_schema=False)
-    for module in (events, attendees, exports, badges, gateways, meetings, me):
+    for module in (events, attendees, exports, badges, gateways, meetings, zones, checkins, me):
         app.include_router(module.router, prefix=API_PREFIX)
     install_protocol_schemas(app)
     return app

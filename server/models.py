@@ -185,8 +185,8 @@ class Meeting(Base):
     __tablename__ = "meetings"
     __table_args__ = (
         ForeignKeyConstraint(["event_id", "gateway_id"], ["gateways.event_id", "gateways.id"]),
-        Index("ix_meetings_event_badge_a", "event_id", "badge_a"),
-        Index("ix_meetings_event_badge_b", "event_id", "badge_b"),
+        Index("ix_meetings_event_gen_badge_a", "event_id", "ingest_gen", "badge_a"),
+        Index("ix_meetings_event_gen_badge_b", "event_id", "ingest_gen", "badge_b"),
         Index("ix_meetings_event_first_seen", "event_id", "first_seen"),
     )
 
@@ -203,3 +203,77 @@ class Meeting(Base):
     zone: Mapped[str] = mapped_column(String(NAME_LEN))
     rssi_median_dbm: Mapped[int | None] = mapped_column(Integer, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ingest_gen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Ingest generation (``server.services.ingest``): keys the per-badge indexes so that a
+    batch's index entries land on a few pages; lookups go generation by generation."""
+
+
+class Zone(Base):
+    """A place of an event (a room, the entrance, the expo hall) with an optional capacity.
+
+    Its id is a slug (the protocol's ``Id`` pattern) that readers report as their zone.
+    """
+
+    __tablename__ = "zones"
+
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EventSession(Base):
+    """A session of an event's programme: a title, a zone and a time span."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        ForeignKeyConstraint(["event_id", "zone_id"], ["zones.event_id", "zones.id"]),
+    )
+
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    title: Mapped[str] = mapped_column(String(NAME_LEN))
+    zone_id: Mapped[str] = mapped_column(String(ID_LEN))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CheckIn(Base):
+    """One tap, accepted or not: forwarded by a gateway's reader or made at the organizer's desk.
+
+    ``source`` is ``"gateway"`` (id from ``protocol.ids.checkin_id``) or ``"desk"`` (id
+    derived from the client's ``nonce``; ``request_sha256`` fingerprints the request so a
+    retry is told from a reuse of the nonce). ``badge`` is kept as reported (it may be
+    unknown, so no foreign key); ``attendee_id`` is resolved when stored. ``t`` is the
+    event time of the tap and ``received_at`` the reader's (or desk's) clock, integer
+    seconds; ``stored_at`` is the server's wall time (retention counts from it).
+    """
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        Index("ix_checkins_event_t", "event_id", "t"),
+        Index("ix_checkins_event_zone_t", "event_id", "zone", "t"),
+        Index("ix_checkins_event_attendee", "event_id", "attendee_id"),
+        Index("ix_checkins_stored_at", "stored_at"),
+        Index("ix_checkins_event_outcome_zone_t", "event_id", "outcome", "zone", "t"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"))
+    source: Mapped[str] = mapped_column(String(8))
+    nonce: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    request_sha256: Mapped[str | None] = mapped_column(String(KEY_HEX_LEN), nullable=True)
+    badge: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    attendee_id: Mapped[int | None] = mapped_column(ForeignKey("attendees.id"), nullable=True)
+    reader: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    gateway_id: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    zone: Mapped[str] = mapped_column(String(ID_LEN))
+    direction: Mapped[str] = mapped_column(String(8))
+    t: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[int] = mapped_column(BigInteger)
+    outcome: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(200))
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime)

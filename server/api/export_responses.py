@@ -8,6 +8,7 @@ from typing import Any, Literal
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
+from server.api.examples import DOWNLOAD_EXAMPLES
 from server.models import Attendee, Event
 from server.services.exports import (
     export_entries,
@@ -62,11 +63,18 @@ def file_response(body: Iterable[str], fmt: str, filename: str) -> StreamingResp
     )
 
 
-def content_doc(fmt: str, description: str) -> dict[int | str, dict[str, Any]]:
-    """Return the OpenAPI ``responses`` entry for a download in ``fmt``."""
+def content_doc(
+    fmt: str, description: str, example: str | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """Return the OpenAPI ``responses`` entry for a download in ``fmt``, with an example.
+
+    Args:
+        example: the key of ``DOWNLOAD_EXAMPLES`` to show (default: ``fmt``).
+    """
     media = MEDIA_TYPES[fmt].split(";")[0]
     schema: dict[str, Any] = {"type": "object"} if fmt == "json" else {"type": "string"}
-    return {200: {"description": description, "content": {media: {"schema": schema}}}}
+    body = {"schema": schema, "example": DOWNLOAD_EXAMPLES[example or fmt]}
+    return {200: {"description": description, "content": {media: body}}}
 
 
 def attendee_export(

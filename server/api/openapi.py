@@ -7,10 +7,17 @@ from typing import Any
 import msgspec
 from fastapi import FastAPI
 
-from protocol.api import IngestResult, MeetingBatch, ProvisioningBundle, Registry
+from protocol.api import CheckInBatch, IngestResult, MeetingBatch, ProvisioningBundle, Registry
+from server.api.examples import PROTOCOL_EXAMPLES, protocol_example
 from server.schemas import ErrorBody
 
-PROTOCOL_TYPES: tuple[type, ...] = (MeetingBatch, IngestResult, Registry, ProvisioningBundle)
+PROTOCOL_TYPES: tuple[type, ...] = (
+    MeetingBatch,
+    CheckInBatch,
+    IngestResult,
+    Registry,
+    ProvisioningBundle,
+)
 _REF = "#/components/schemas/{name}"
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -37,8 +44,11 @@ def json_content(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def protocol_components() -> dict[str, Any]:
-    """Return the JSON-schema components of every protocol type used by the API."""
+    """Return the JSON-schema components of every protocol type used by the API, each of the
+    request and response bodies with an example."""
     _, components = msgspec.json.schema_components(PROTOCOL_TYPES, ref_template=_REF)
+    for name in PROTOCOL_EXAMPLES:
+        components[name] = {**components[name], "examples": [protocol_example(name)]}
     return components
 
 

@@ -10,6 +10,12 @@ What erasure does, in one transaction:
 Meetings are *kept*: they reference random badge ids, never personal data, and they
 are also the other attendees' history (the people they met keep their counts and
 times, but see nothing of the erased person). The organizer's statistics stay right.
+
+Check-ins are *pseudonymised*: they no longer name the attendee, their badge id is
+replaced by one random pseudonym (``erased-`` + 16 hex characters, the same for all of
+that attendee's check-ins, linked to nothing), and desk request fingerprints are cleared.
+Zone counts, occupancy and attendance over time stay right; nobody can tell whose
+check-ins they were.
 """
 
 from __future__ import annotations
@@ -21,14 +27,21 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from server.models import Attendee, Badge
+from server.services.auth import TokenBytes
+from server.services.checkins import pseudonymise_checkins
 
 logger = logging.getLogger(__name__)
 
 ERASED_NAME = "(erased)"
 
 
-def erase_attendee(session: Session, attendee: Attendee, now: datetime) -> None:
-    """Remove the attendee's personal data and revoke their badges (idempotent)."""
+def erase_attendee(
+    session: Session, attendee: Attendee, now: datetime, token_bytes: TokenBytes
+) -> None:
+    """Remove the attendee's personal data, revoke their badges, pseudonymise their check-ins.
+
+    Idempotent. ``token_bytes`` supplies the random pseudonym of the check-ins.
+    """
     attendee.name = ERASED_NAME
     attendee.company = None
     attendee.title = None
@@ -39,5 +52,6 @@ def erase_attendee(session: Session, attendee: Attendee, now: datetime) -> None:
     if attendee.erased_at is None:
         attendee.erased_at = now
     session.execute(update(Badge).where(Badge.attendee_id == attendee.id).values(revoked=True))
+    pseudonymise_checkins(session, attendee.id, "erased-" + token_bytes(8).hex())
     session.commit()
     logger.info("attendee erased event=%s attendee=%s", attendee.event_id, attendee.id)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import msgspec
 import vobject
 from sqlalchemy.orm import Session
 
@@ -111,16 +111,31 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell.startswith(_FORMULA_PREFIXES) else cell
 
 
+_CSV_LINES_PER_PIECE = 256
+
+
 def render_csv(rows: Iterable[dict[str, str]]) -> Iterator[str]:
-    """Yield the CSV text line by line: a header, then one line per row."""
+    """Yield the CSV text: a header, then the rows, ``_CSV_LINES_PER_PIECE`` lines a piece.
+
+    Rows are written with ``csv.writer`` in ``EXPORT_COLUMNS`` order (a ``DictWriter``
+    and one piece per line took about twice as long).
+    """
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
     yield buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    lines = 0
     for row in rows:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow({k: neutralise(v) for k, v in row.items()})
+        writer.writerow([neutralise(row[k]) for k in EXPORT_COLUMNS])
+        lines += 1
+        if lines == _CSV_LINES_PER_PIECE:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            lines = 0
+    if lines:
         yield buffer.getvalue()
 
 
@@ -206,7 +221,12 @@ def render_json(entries: Iterable[ExportEntry], event: Event, viewer: Attendee) 
         "share_with": viewer.share_with,
     }
     head = {"event": {"id": event.id, "name": event.name}, "attendee": own}
-    yield json.dumps(head, ensure_ascii=False)[:-1] + ', "connections": ['
+    yield _json_text(head)[:-1] + ',"connections":['
     for index, entry in enumerate(entries):
-        yield ("," if index else "") + json.dumps(entry_json(entry), ensure_ascii=False)
+        yield ("," if index else "") + _json_text(entry_json(entry))
     yield "]}"
+
+
+def _json_text(value: object) -> str:
+    """Return compact JSON text, UTF-8 kept as is (msgspec: several times ``json.dumps``)."""
+    return msgspec.json.encode(value).decode()

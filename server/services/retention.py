@@ -1,4 +1,4 @@
-"""Retention: meetings older than their event's ``retention_days`` are deleted.
+"""Retention: meetings and check-ins older than their event's ``retention_days`` are deleted.
 
 A meeting is the raw evidence of an encounter (who, when, where, which gateway, signal
 strength). It is kept for ``retention_days`` after the server received it
@@ -7,6 +7,10 @@ one); then the purge deletes it. Connections and exports are computed from meeti
 an event's meetings are all past the limit its "people I met" lists are empty too:
 attendees are meant to export during the event or soon after (the retention is an event
 setting, 1-3650 days, 30 by default). Attendee rows are not touched (erasure is separate).
+
+Check-ins (every tap, accepted or failed) are raw evidence too: each is kept for
+``retention_days`` after the server stored it (``stored_at``), then purged the same way;
+zone counts and attendance statistics are computed from them and shrink with them.
 
 ``purge_expired`` is idempotent and deletes in chunks, so it can run often; the server
 runs it on a schedule (``SERVER_RETENTION_INTERVAL_S``).
@@ -20,7 +24,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from server.models import Event, Meeting
+from server.models import CheckIn, Event, Meeting
+from server.services.checkins import expired_checkin_ids
 from server.services.events import detection_settings_of
 
 logger = logging.getLogger(__name__)
@@ -34,10 +39,10 @@ def retention_cutoff(event: Event, now: datetime) -> datetime:
 
 
 def purge_expired(session: Session, now: datetime) -> int:
-    """Delete every meeting received more than its event's retention before ``now``.
+    """Delete every meeting and check-in received more than its event's retention before ``now``.
 
     Returns:
-        How many meetings were deleted.
+        How many rows (meetings and check-ins) were deleted.
     """
     deleted = 0
     for event in session.scalars(select(Event).order_by(Event.id)).all():
@@ -55,4 +60,9 @@ def purge_expired(session: Session, now: datetime) -> int:
             session.commit()
             deleted += len(ids)
             logger.info("purged expired meetings event=%s n=%d", event.id, len(ids))
+        while ids := expired_checkin_ids(session, event.id, cutoff, _CHUNK):
+            session.execute(delete(CheckIn).where(CheckIn.id.in_(ids)))
+            session.commit()
+            deleted += len(ids)
+            logger.info("purged expired check-ins event=%s n=%d", event.id, len(ids))
     return deleted

@@ -8,13 +8,22 @@ from datetime import UTC, datetime
 from sqlalchemy import case, distinct, func, select, union
 from sqlalchemy.orm import Session
 
-from server.models import Attendee, Badge, Event, Gateway, Meeting
-from server.schemas import Connected, DegreeCount, HourCount, NetworkStats, Stats
+from server.models import Attendee, Badge, CheckIn, Event, Gateway, Meeting
+from server.schemas import (
+    AttendanceHour,
+    Connected,
+    DegreeCount,
+    HourCount,
+    NetworkStats,
+    Stats,
+)
+from server.services.checkins import ACCEPTED, attendance_per_hour
 from server.services.linking import count_connections, linked_pairs_query
 
 
 def event_stats(session: Session, event: Event) -> Stats:
-    """Return counts of attendees, badges, gateways, meetings, taps and connections."""
+    """Return counts of attendees, badges, gateways, meetings, taps, connections, check-ins,
+    and attendance per hour from the check-ins."""
     attendees = session.scalar(select(func.count(Attendee.id)).where(Attendee.event_id == event.id))
     badges = session.scalar(select(func.count(Badge.id)).where(Badge.event_id == event.id))
     gateways = session.scalar(select(func.count(Gateway.id)).where(Gateway.event_id == event.id))
@@ -26,6 +35,12 @@ def event_stats(session: Session, event: Event) -> Stats:
             func.coalesce(func.sum(Meeting.contact_seconds), 0),
         ).where(Meeting.event_id == event.id)
     ).one()
+    checkins, failed = session.execute(
+        select(
+            func.count(CheckIn.id),
+            func.coalesce(func.sum(case((CheckIn.outcome != ACCEPTED, 1), else_=0)), 0),
+        ).where(CheckIn.event_id == event.id)
+    ).one()
     return Stats(
         attendees=attendees or 0,
         badges=badges or 0,
@@ -35,6 +50,17 @@ def event_stats(session: Session, event: Event) -> Stats:
         taps=taps,
         connections=count_connections(session, event),
         total_contact_seconds=seconds,
+        checkins=checkins,
+        failed_checkins=failed,
+        attendance_per_hour=[
+            AttendanceHour(
+                hour=datetime.fromtimestamp(h.hour, UTC),
+                entries=h.entries,
+                exits=h.exits,
+                inside=h.inside,
+            )
+            for h in attendance_per_hour(session, event.id)
+        ],
     )
 
 

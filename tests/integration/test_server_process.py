@@ -1,4 +1,8 @@
-"""The real server process (``python -m server`` under uvicorn) over real HTTP, and a restart."""
+"""The real server process (``python -m server`` under uvicorn) over real HTTP, and a restart.
+
+Meetings and check-ins (gateway and desk) stored before the restart are recognised after
+it: resends are duplicates, a desk retry answers the stored check-in.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,17 @@ import httpx2
 import pytest
 
 from inperson.broker import free_port
-from protocol.api import IngestResult, Meeting, MeetingBatch, ProvisioningBundle, Registry
+from protocol.api import (
+    CheckInBatch,
+    CheckInRecord,
+    IngestResult,
+    Meeting,
+    MeetingBatch,
+    ProvisioningBundle,
+    Registry,
+)
 from protocol.encoding import decode_json, encode_json
-from protocol.ids import meeting_id
+from protocol.ids import checkin_id, meeting_id
 
 pytestmark = pytest.mark.integration
 
@@ -125,6 +137,29 @@ def test_end_to_end_over_http_survives_restart(server: ServerProcess) -> None:
         assert decode_json(first.content, IngestResult) == IngestResult(accepted=1, duplicates=0)
         garbage = http.post("/api/v1/gateway/meetings", content=b"\x00garbage", headers=gw)
         assert garbage.status_code == 422 and set(garbage.json()) == {"code", "detail"}
+        # check-ins: a reader's tap through the gateway, then an exit at the desk
+        zone = {"id": "hall", "name": "Hall"}
+        assert http.post("/api/v1/events/live/zones", json=zone, headers=ORG).status_code == 201
+        taps = CheckInBatch(
+            checkins=[
+                CheckInRecord(
+                    id=checkin_id("live", a, "door", "11" * 16),
+                    event="live",
+                    badge=a,
+                    reader="door",
+                    zone="hall",
+                    direction="entry",
+                    t=1_700_000_100,
+                    received_at=1_700_000_101,
+                    outcome="accepted",
+                    gateway="gw",
+                )
+            ]
+        )
+        tapped = http.post("/api/v1/gateway/checkins", content=encode_json(taps), headers=gw)
+        assert decode_json(tapped.content, IngestResult) == IngestResult(accepted=1, duplicates=0)
+        desk = {"nonce": "desk-1", "badge": b, "zone": "hall", "direction": "entry"}
+        assert http.post("/api/v1/events/live/checkins", json=desk, headers=ORG).status_code == 201
 
     # uvicorn shuts down cleanly, then re-raises SIGTERM so the exit status tells why it stopped
     assert server.stop() in (0, -15)
@@ -141,6 +176,12 @@ def test_end_to_end_over_http_survives_restart(server: ServerProcess) -> None:
             1,
             1,
         )
+        resent = http.post("/api/v1/gateway/checkins", content=encode_json(taps), headers=gw)
+        assert decode_json(resent.content, IngestResult) == IngestResult(accepted=0, duplicates=1)
+        retry = http.post("/api/v1/events/live/checkins", json=desk, headers=ORG)
+        assert (retry.status_code, retry.json()["outcome"]) == (200, "accepted")
+        inside = http.get("/api/v1/events/live/zones/hall/inside", headers=ORG).json()
+        assert sorted(p["badge"] for p in inside["inside"]) == sorted([a, b])
         export = http.get("/api/v1/events/live/attendees/1/export.csv", headers=ORG)
         # after the restart (migrations already at head), consent is still applied
         assert export.text.splitlines()[1].startswith("Bob,,,bob@example.org,,2023-11-14T22:13:20Z")

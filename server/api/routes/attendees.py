@@ -9,9 +9,17 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response, status
 
 from server.api.body import csv_body
 from server.api.openapi import ERROR_RESPONSES
-from server.deps import LinkSecretDep, NowDep, OwnedEvent, SessionDep, SettingsDep
+from server.deps import (
+    LinkSecretDep,
+    NowDep,
+    OwnedEvent,
+    SessionDep,
+    SettingsDep,
+    TokenBytesDep,
+)
 from server.schemas import (
     MAX_IMPORT_ROWS,
+    NO_NUL,
     AttendeeLinkOut,
     AttendeeOut,
     AttendeeUpdate,
@@ -51,12 +59,26 @@ _CSV_BODY = {
 }
 
 
+_ROWS_EXAMPLE = [
+    {
+        "name": "Ada Lovelace",
+        "company": "Analytical Engines",
+        "email": "ada@example.org",
+        "title": "Engineer",
+        "external_id": "A-1",
+        "share_level": "full",
+        "share_with": "met",
+    },
+    {"name": "Bob Byte", "company": "Byte Corp"},
+]
+
+
 @router.post("")
 def post_attendees(
     event: OwnedEvent,
     session: SessionDep,
     now: NowDep,
-    rows: Annotated[list[Any], Body(max_length=MAX_IMPORT_ROWS)],
+    rows: Annotated[list[Any], Body(max_length=MAX_IMPORT_ROWS, examples=[_ROWS_EXAMPLE])],
 ) -> ImportResult:
     """Import attendees from a JSON list; rows are numbered from 0, bad rows are reported."""
     return import_attendees(session, event.id, enumerate(rows), now)
@@ -82,7 +104,8 @@ def get_attendees(
     event: OwnedEvent,
     session: SessionDep,
     q: Annotated[
-        str | None, Query(max_length=200, description="Name/company/email substring.")
+        str | None,
+        Query(max_length=200, pattern=NO_NUL, description="Name/company/email substring."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
@@ -138,10 +161,15 @@ def post_link(
 
 @router.delete("/{attendee_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def delete_attendee(
-    event: OwnedEvent, attendee_id: AttendeeId, session: SessionDep, now: NowDep
+    event: OwnedEvent,
+    attendee_id: AttendeeId,
+    session: SessionDep,
+    now: NowDep,
+    token_bytes: TokenBytesDep,
 ) -> Response:
-    """Erase the attendee's personal data (on their request); meetings stay, pseudonymous."""
-    erase_attendee(session, get_attendee(session, event.id, attendee_id), now)
+    """Erase the attendee's personal data (on their request); meetings and check-ins stay,
+    pseudonymous."""
+    erase_attendee(session, get_attendee(session, event.id, attendee_id), now, token_bytes)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

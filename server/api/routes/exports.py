@@ -56,7 +56,7 @@ def get_export_json(
 @router.get(
     "/network.csv",
     response_class=StreamingResponse,
-    responses=content_doc("csv", "One row per connected pair."),
+    responses=content_doc("csv", "One row per connected pair.", "network.csv"),
 )
 def get_network_csv(event: OwnedEvent, database: DatabaseDep) -> StreamingResponse:
     """The contact network as CSV: ids, names, companies, times, meetings, taps (streamed)."""

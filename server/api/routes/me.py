@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from server.api.export_responses import attendee_export, content_doc
 from server.api.openapi import ERROR_RESPONSES
-from server.deps import LinkAttendee, NowDep, SessionDep
+from server.deps import LinkAttendee, NowDep, SessionDep, TokenBytesDep
 from server.errors import NotFound
 from server.models import Event
 from server.schemas import AttendeeSelf, Consent
@@ -65,7 +65,9 @@ def get_my_export_json(attendee: LinkAttendee, session: SessionDep) -> Streaming
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_me(attendee: LinkAttendee, session: SessionDep, now: NowDep) -> Response:
+def delete_me(
+    attendee: LinkAttendee, session: SessionDep, now: NowDep, token_bytes: TokenBytesDep
+) -> Response:
     """Erase your personal data (export it first); this link stops working."""
-    erase_attendee(session, attendee, now)
+    erase_attendee(session, attendee, now, token_bytes)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

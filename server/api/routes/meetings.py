@@ -14,7 +14,7 @@ from server.api.body import batch_body
 from server.api.openapi import ERROR_RESPONSES, json_content, ref
 from server.deps import GatewayAuth, NowDep, OwnedEvent, SessionDep
 from server.errors import Unprocessable
-from server.schemas import MeetingOut, MeetingPage
+from server.schemas import NO_NUL, MeetingOut, MeetingPage
 from server.services.ingest import ingest_batch
 from server.services.meetings import MeetingFilter, list_meetings
 
@@ -63,7 +63,9 @@ def get_meetings(
     kind: Literal["proximity", "tap"] | None = None,
     since: Annotated[datetime | None, Query(description="Meetings ending at or after.")] = None,
     until: Annotated[datetime | None, Query(description="Meetings starting at or before.")] = None,
-    zone: Annotated[str | None, Query(max_length=200, description="Recorded in this zone.")] = None,
+    zone: Annotated[
+        str | None, Query(max_length=200, pattern=NO_NUL, description="Recorded in this zone.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> MeetingPage:

@@ -303,3 +303,18 @@ def build_scenario(
 @pytest.fixture
 def scenario(api: Api) -> Scenario:
     return build_scenario(api)
+
+
+def add_zones(api: Api, event: str = "ev1") -> None:
+    for zone, name in (("main-hall", "Main hall"), ("room-b", "Room B")):
+        response = api.client.post(
+            f"/api/v1/events/{event}/zones", json={"id": zone, "name": name}, headers=ORG
+        )
+        assert response.status_code == 201, response.text
+
+
+@pytest.fixture
+def site(scenario: Scenario) -> Scenario:
+    """The scenario with zones ``main-hall`` and ``room-b``."""
+    add_zones(scenario.api)
+    return scenario

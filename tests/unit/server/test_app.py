@@ -8,11 +8,14 @@ from typing import Any
 import httpx2
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from protocol.api import MeetingBatch
 from protocol.encoding import encode_json
+from server.deps import SessionDep
 from server.main import create_app
+from tests.postgres import PostgresServer
 from tests.unit.server.conftest import ORG, make_settings
 
 
@@ -107,3 +110,24 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(app: FastAPI, client: TestCli
     with database.session() as session:
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_a_value_the_database_refuses_is_422(postgres: PostgresServer, tmp_path: Path) -> None:
+    # a real DataError: PostgreSQL cannot hold NUL in text (the schemas refuse NUL up front;
+    # this is the net for a value that slips past them)
+    app = create_app(make_settings(tmp_path, database_url=postgres.shared_url))
+
+    def refuse(session: SessionDep) -> None:
+        session.execute(text("SELECT CAST(:v AS text)"), {"v": "a\x00b"})
+
+    app.add_api_route("/refuse", refuse)
+    try:
+        with TestClient(app) as client:
+            response = client.get("/refuse")
+    finally:
+        postgres.reset(postgres.shared_url)
+    assert response.status_code == 422
+    assert response.json() == {
+        "code": "invalid_value",
+        "detail": "a value of the request cannot be stored",
+    }

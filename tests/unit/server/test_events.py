@@ -108,4 +108,7 @@ def test_stats_of_empty_event(api: Api) -> None:
         "taps": 0,
         "connections": 0,
         "total_contact_seconds": 0,
+        "checkins": 0,
+        "failed_checkins": 0,
+        "attendance_per_hour": [],
     }

@@ -231,3 +231,62 @@ def test_each_field_with_hostile_values(fuzz_scenario: Scenario, field: str) -> 
             field: value,
         }
         _ingest(s, msgspec.json.encode({"meetings": [meeting]}))
+
+
+@st.composite
+def checkin_like(draw: st.DrawFn, s: Scenario) -> dict[str, Any]:
+    """A valid check-in record of the scenario, with a few fields odd or hostile."""
+    t = draw(st.integers(min_value=0, max_value=2**40))
+    record: dict[str, Any] = {
+        "id": draw(st.binary(min_size=16, max_size=16)).hex(),
+        "event": s.event,
+        "badge": draw(st.sampled_from([*sorted(s.badges.values()), "ghost"])),
+        "reader": "door-1",
+        "zone": draw(st.text(max_size=20)),
+        "direction": draw(st.sampled_from(["entry", "exit"])),
+        "t": t,
+        "received_at": draw(st.integers(min_value=0, max_value=2**40)),
+        "outcome": draw(st.sampled_from(["accepted", "already_inside", "stale_nonce"])),
+        "detail": draw(st.text(max_size=30)),
+        "gateway": s.gateway,
+    }
+    odd = st.one_of(
+        st.sampled_from(HOSTILE),
+        st.integers(min_value=-(2**65), max_value=2**65),
+        st.text(max_size=300),
+        json_values,
+    )
+    for field in draw(st.lists(st.sampled_from(sorted(record)), max_size=2, unique=True)):
+        record[field] = draw(odd)
+    if draw(st.integers(min_value=0, max_value=9)) == 0:
+        del record[draw(st.sampled_from(sorted(record)))]
+    return record
+
+
+@settings(FUZZ, max_examples=40)
+@given(data=st.data())
+def test_checkin_like_batches(fuzz_scenario: Scenario, data: st.DataObject) -> None:
+    s = fuzz_scenario
+    records = data.draw(st.lists(checkin_like(s), min_size=1, max_size=3))
+    response = _post(
+        s, "/api/v1/gateway/checkins", msgspec.json.encode({"checkins": records}), s.token
+    )
+    if response.status_code == 200:
+        result = decode_json(response.content, IngestResult)
+        assert result.accepted + result.duplicates + len(result.rejected) == len(records)
+    else:
+        assert response.status_code == 422 and response.json()["code"] == "malformed"
+    # the organizer's reads stay answerable whatever was stored
+    for path in ("checkins", "checkins/failed", "checkins/counts?bucket=86400", "stats"):
+        response = s.api.client.get(f"/api/v1/events/ev1/{path}", headers=ORG)
+        _check(response)
+        assert response.status_code in (200, 422), response.text
+
+
+@FUZZ
+@given(value=json_values)
+def test_garbage_to_zone_session_and_desk_endpoints(fuzz_scenario: Scenario, value: object) -> None:
+    body = msgspec.json.encode(value)
+    for path in ("zones", "sessions", "checkins"):
+        response = _post(fuzz_scenario, f"/api/v1/events/ev1/{path}", body)
+        assert response.status_code in (201, 404, 409, 422), response.text

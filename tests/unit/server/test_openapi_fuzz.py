@@ -2,8 +2,9 @@
 
 Bounded for the default suite (``EXAMPLES_PER_OPERATION`` generated requests per operation,
 SQLite only), against an app holding a small event (``ev1`` with four attendees, badges,
-a gateway and meetings), called with the organizer's token so that generated requests get
-past authentication and reach real rows. Every operation of the schema is a test case.
+a gateway, meetings, zones ``main-hall`` and ``room-b``, session ``talk`` and check-ins),
+called with the organizer's token so that generated requests get past authentication and
+reach real rows. Every operation of the schema is a test case.
 
 Every schemathesis check runs except ``positive_data_acceptance``: some rules are not
 expressible in the schema (a CSV needs a ``name`` column; a badge request names
@@ -31,11 +32,13 @@ from tests.unit.server.conftest import (
     T0,
     Api,
     StepClock,
+    add_zones,
     build_scenario,
     make_settings,
     proximity,
     tap,
 )
+from tests.unit.server.test_checkins import ingest_ok, record
 
 EXAMPLES_PER_OPERATION = 25
 
@@ -63,6 +66,23 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaseSchema]
             [
                 proximity("ev1", b["Ada"], b["Bob"], T0, 12, gateway="gw1"),
                 tap("ev1", b["Ada"], b["Cy"], T0 + 30, gateway="gw1"),
+            ],
+        )
+        add_zones(s.api)
+        session = {
+            "id": "talk",
+            "title": "Talk",
+            "zone": "main-hall",
+            "starts_at": "2024-06-01T09:00:00Z",
+            "ends_at": "2024-06-01T10:00:00Z",
+        }
+        assert s.api.client.post("/api/v1/events/ev1/sessions", json=session, headers=ORG)
+        ingest_ok(
+            s,
+            [
+                record(s, "Ada", "entry", T0),
+                record(s, "Bob", "entry", T0 + 60, outcome="stale_nonce"),
+                record(s, "Ada", "exit", T0 + 900),
             ],
         )
         yield schemathesis.openapi.from_asgi("/openapi.json", app)
