@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from inperson.broker import Broker, BrokerError
 from inperson.logs import configure_logging
+
+if TYPE_CHECKING:
+    from firmware_sim.config import SimSettings
 
 app = typer.Typer(
     help="inperson: prove that people met in person at an event, and turn it into follow-up.",
@@ -117,28 +120,58 @@ def sim(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="[BADGE_SEED]")] = None,
     radio: Annotated[str | None, typer.Option(help="realistic or ideal [BADGE_RADIO].")] = None,
+    publish_mode: Annotated[
+        str | None,
+        typer.Option(
+            help="bridge (few shared connections) or per-badge (one MQTT connection per "
+            "badge) [BADGE_PUBLISH_MODE]."
+        ),
+    ] = None,
+    connections: Annotated[
+        int | None, typer.Option(help="Shared connections in bridge mode [BADGE_CONNECTIONS].")
+    ] = None,
     ground_truth: Annotated[Path | None, typer.Option(help="Write the ground truth here.")] = None,
     summary: Annotated[Path | None, typer.Option(help="Write the publishing summary here.")] = None,
     progress: Annotated[str, typer.Option(help="bar, jsonl (for programs) or none.")] = "bar",
 ) -> None:
     """Run the badge and crowd simulator, publishing signed reports to the broker."""
+    from pydantic import ValidationError
+
     from firmware_sim.config import SimSettings
+    from firmware_sim.errors import SimError
+
+    try:
+        settings = SimSettings(
+            **_overrides(
+                bundles_dir=bundles_dir,
+                broker_host=broker_host,
+                broker_port=broker_port,
+                minutes=minutes,
+                speed=speed,
+                seed=seed,
+                radio=radio,
+                publish_mode=publish_mode,
+                connections=connections,
+                ground_truth_path=ground_truth,
+                summary_path=summary,
+            )
+        )
+    except ValidationError as exc:
+        console.print(f"[red]inperson sim: invalid settings[/red]\n{exc}")
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level)
+    try:
+        summary_json = _simulate(settings, progress)
+    except SimError as exc:
+        console.print(f"[red]inperson sim failed ({exc.code}): {exc.detail}[/red]")
+        raise typer.Exit(1) from None
+    console.print_json(summary_json)
+
+
+def _simulate(settings: SimSettings, progress: str) -> str:
+    """Run the simulation with the chosen progress display; returns the summary as JSON."""
     from firmware_sim.runner import run_simulation
 
-    settings = SimSettings(
-        **_overrides(
-            bundles_dir=bundles_dir,
-            broker_host=broker_host,
-            broker_port=broker_port,
-            minutes=minutes,
-            speed=speed,
-            seed=seed,
-            radio=radio,
-            ground_truth_path=ground_truth,
-            summary_path=summary,
-        )
-    )
-    configure_logging(settings.log_level)
     if progress == "jsonl":
 
         def report(done: int, total: int) -> None:
@@ -156,7 +189,7 @@ def sim(
             result = run_simulation(settings, progress=advance)
     else:
         result = run_simulation(settings)
-    console.print_json(json.dumps(result.summary))
+    return json.dumps(result.summary)
 
 
 @app.command()
@@ -193,6 +226,9 @@ def demo(
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 60.0,
     seed: Annotated[int, typer.Option(help="Seed of the crowd and radio.")] = 7,
     radio: Annotated[str, typer.Option(help="realistic or ideal.")] = "realistic",
+    publish_mode: Annotated[
+        str, typer.Option(help="bridge (4 shared MQTT connections) or per-badge.")
+    ] = "bridge",
     summary_json: Annotated[Path | None, typer.Option(help="Also write the summary here.")] = None,
     serve: Annotated[bool, typer.Option(help="Keep the server running for /docs.")] = False,
 ) -> None:
@@ -208,6 +244,7 @@ def demo(
         speed=speed,
         seed=seed,
         radio=radio,
+        publish_mode=publish_mode,
         summary_json=summary_json,
         serve=serve,
     )

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import httpx2
 import paho.mqtt.client as mqtt
@@ -19,17 +19,23 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from firmware_sim.radio import CALIBRATED_RSSI_THRESHOLD_DBM
 from inperson.broker import Broker, BrokerError, free_port
 from inperson.evaluation import Pair, pair, score, true_connections
 from inperson.processes import Child, ChildError, wait_http
 from inperson.roster import make_roster
-from protocol.api import GatewayStatus
+from protocol.api import CheckInOutcome, GatewayStatus
 from protocol.encoding import decode_json
 from protocol.errors import MalformedMessage
 from protocol.topics import gateway_status_topic
 
 EVENT = "demo-2026"
 GATEWAY = "gw-main"
+READER = "entrance"
+"""The check-in reader the gateway runs and the simulated badges tap (firmware_sim's reader)."""
+
+
+CHECKIN_OUTCOMES = frozenset(get_args(CheckInOutcome))
 
 
 class DemoError(RuntimeError):
@@ -46,6 +52,7 @@ class DemoOptions:
     speed: float = 60.0
     seed: int = 7
     radio: str = "realistic"
+    publish_mode: str = "bridge"
     summary_json: Path | None = None
     serve: bool = False
     drain_timeout_s: float = 120.0
@@ -99,6 +106,7 @@ def is_drained(status: GatewayStatus | None, sent: int) -> bool:
         and status.counters.get("received", 0) >= sent
         and status.gauges.get("open_pairs", 1) == 0
         and status.gauges.get("journal_unforwarded", 1) == 0
+        and status.gauges.get("checkins_unforwarded", 0) == 0
     )
 
 
@@ -149,7 +157,14 @@ class Demo:
 
     def provision(self) -> str:
         """Create the event, attendees, badges and the gateway; return the gateway token."""
-        self._call("POST", "/events", json={"id": EVENT, "name": "inperson demo conference"})
+        # The RSSI threshold is calibrated per badge model (design.md section 3): the
+        # simulated badges' radio is the Herald-calibrated one (docs/fidelity.md).
+        event = {
+            "id": EVENT,
+            "name": "inperson demo conference",
+            "settings": {"rssi_threshold_dbm": CALIBRATED_RSSI_THRESHOLD_DBM},
+        }
+        self._call("POST", "/events", json=event)
         roster = make_roster(self.options.badges, self.options.seed)
         created = self._call("POST", f"/events/{EVENT}/attendees", json=roster)
         if created["errors"]:
@@ -183,6 +198,11 @@ class Demo:
                 "GATEWAY_TOKEN": token,
                 "GATEWAY_CLIENT_ID": f"inperson-{GATEWAY}",
                 "GATEWAY_JOURNAL_DIR": str(self.out / "journal"),
+                "GATEWAY_READERS": f"{READER}=Venue",
+                # one nonce per simulated minute at the default speed: a badge leaving
+                # soon after it entered must not quote its entry's nonce (same tap id)
+                "GATEWAY_READER_NONCE_INTERVAL_S": "1",
+                "GATEWAY_READER_NONCE_MEMORY_S": "120",
                 "GATEWAY_LOG_LEVEL": "WARNING",
             },
             self.logs / "gateway.log",
@@ -222,6 +242,8 @@ class Demo:
                 str(self.options.seed),
                 "--radio",
                 self.options.radio,
+                "--publish-mode",
+                self.options.publish_mode,
                 "--ground-truth",
                 str(self.out / "ground_truth.json"),
                 "--summary",
@@ -229,7 +251,7 @@ class Demo:
                 "--progress",
                 "jsonl",
             ],
-            {"BADGE_LOG_LEVEL": "WARNING"},
+            {"BADGE_LOG_LEVEL": "WARNING", "BADGE_CHECKIN_NONCES": "reader"},
             self.logs / "simulator.log",
         )
         sim.start(stdout=subprocess.PIPE)
@@ -325,9 +347,18 @@ class Demo:
             "badges": self.options.badges,
             "simulated_minutes": self.options.minutes,
             "radio": self.options.radio,
+            "publish_mode": self.options.publish_mode,
             "reports_sent": int(sim_summary["reports_sent"]),
             "messages_sent": int(sim_summary["messages_sent"]),
             "taps_sent": int(sim_summary.get("taps_sent", 0)),
+            "checkins_sent": int(sim_summary.get("checkins_sent", 0)),
+            "checkins_skipped": int(sim_summary.get("checkins_skipped", 0)),
+            "checkins": {
+                key.removeprefix("checkins."): value
+                for key, value in sorted(counters.items())
+                if key.removeprefix("checkins.") in CHECKIN_OUTCOMES and value
+            },
+            "checkins_forwarded": counters.get("checkins.forwarded", 0),
             "messages_received": counters.get("received", 0),
             "reports_accepted": counters.get("accepted", 0),
             "duplicates": counters.get("duplicate", 0),
@@ -397,6 +428,14 @@ def print_summary(console: Console, summary: dict[str, Any], export: Path) -> No
         f"{summary['contact_windows']:,} (truth {summary['true_contact_windows']:,})",
     )
     table.add_row("meetings", f"{summary['meetings']:,} (of which taps {summary['taps']:,})")
+    outcomes = dict(summary["checkins"])
+    accepted = outcomes.pop("accepted", 0)
+    failed = ", ".join(f"{k} {v:,}" for k, v in outcomes.items()) or "none"
+    table.add_row(
+        "check-ins",
+        f"{accepted:,} accepted, {sum(outcomes.values()):,} failed ({failed}); "
+        f"{summary['checkins_skipped']:,} taps without a nonce",
+    )
     table.add_row(
         "connections", f"{summary['connections']:,} (truth {summary['true_connections']:,})"
     )

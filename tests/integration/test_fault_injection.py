@@ -29,6 +29,7 @@ import msgspec
 import pytest
 
 from firmware_sim.config import SimSettings
+from firmware_sim.radio import CALIBRATED_RSSI_THRESHOLD_DBM
 from firmware_sim.simulation import simulate
 from gateway.journal import STATE_FILE
 from gateway.processor import Processor
@@ -96,7 +97,13 @@ def server_child(root: Path, port: int) -> Child:
 
 def provision(http: httpx2.Client) -> tuple[list[ProvisioningBundle], str]:
     """Create the event, its attendees, badges and gateway; return bundles and gateway token."""
-    assert http.post("/events", json={"id": EVENT, "name": "Chaos"}).status_code == 201
+    # The threshold tuned for the simulator's (calibrated) radio, as the demo uses.
+    event = {
+        "id": EVENT,
+        "name": "Chaos",
+        "settings": {"rssi_threshold_dbm": CALIBRATED_RSSI_THRESHOLD_DBM},
+    }
+    assert http.post("/events", json=event).status_code == 201
     created = http.post(f"/events/{EVENT}/attendees", json=make_roster(BADGES, SEED))
     assert created.status_code == 200, created.text
     provisioned = http.post(f"/events/{EVENT}/badges", json={"all_unbadged": True})
