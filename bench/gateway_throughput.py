@@ -48,7 +48,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware_sim.badge import Badge
 from firmware_sim.config import SimSettings
-from firmware_sim.simulation import simulate
+from firmware_sim.simulation import CHECKIN_READER, simulate
 from gateway.clock import SystemClock
 from gateway.config import GatewaySettings
 from gateway.journal import TinyDBJournal
@@ -80,6 +80,23 @@ HANG_GUARD_S = 300.0
 POLL_S = 0.01
 """How often the bench reads the gateway's counters (it runs in the gateway's event loop)."""
 Message = tuple[str, bytes]
+BENCH_NONCE = hashlib.sha256(b"bench reader nonce").digest()[:16]
+"""The nonce the bench's reader issues, and the one the simulated badges quote when they
+tap it: the stream is made before the gateway runs, so the badges cannot read the
+gateway's announced nonces (``firmware_sim.readers``); with the same fixed nonce on both
+sides their check-ins are decided like real taps (accepted, already inside ...)."""
+
+
+class FixedNonce:
+    """The badges' side of ``BENCH_NONCE``: every reader's nonce is it."""
+
+    def nonce_for(self, reader: str) -> str | None:
+        return BENCH_NONCE.hex()
+
+
+def bench_nonce_bytes(n: int) -> bytes:
+    """The gateway's side of ``BENCH_NONCE`` (its reader's nonce source)."""
+    return BENCH_NONCE[:n]
 
 
 def bundles_for(n: int, event: str = EVENT) -> list[ProvisioningBundle]:
@@ -117,7 +134,8 @@ def registry_of(bundles: Sequence[ProvisioningBundle]) -> Registry:
 
 def stream_of(bundles: Sequence[ProvisioningBundle], minutes: float, seed: int) -> list[Message]:
     settings = SimSettings(bundles_dir=Path("."), minutes=minutes, seed=seed, radio="realistic")
-    return [(m.topic, m.payload) for w in simulate(bundles, settings) for m in w.messages]
+    windows = simulate(bundles, settings, nonces=FixedNonce())
+    return [(m.topic, m.payload) for w in windows for m in w.messages]
 
 
 def publish(broker: Broker, messages: Sequence[Message], rate: float = 0.0) -> list[float]:
@@ -263,7 +281,13 @@ async def _drive_gateway(
     http = server_stub(registry)
     uplink = Uplink(http, "http://stub", "token")
     gateway = Gateway(
-        settings, registry, uplink, clock=SystemClock(), rng=random.Random(1), journal=journal
+        settings,
+        registry,
+        uplink,
+        clock=SystemClock(),
+        rng=random.Random(1),
+        journal=journal,
+        nonce_bytes=bench_nonce_bytes,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(gateway.run(stop))
@@ -306,6 +330,7 @@ def gateway_settings(journal: Path, broker: Broker, **overrides: Any) -> Gateway
         "journal_dir": journal,
         "status_interval_s": 1.0,
         "log_level": "WARNING",
+        "readers": CHECKIN_READER,  # the reader the simulated badges tap
         **overrides,
     }
     return GatewaySettings(**values)
@@ -328,7 +353,7 @@ def run_gateway(broker: Broker, registry: Registry, messages: Sequence[Message])
 
 def run_latency(
     broker: Broker, registry: Registry, messages: Sequence[Message], rate: float, interval: float
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Publish at ``rate`` msg/s; latency from publish to the checkpoint that made it durable."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = gateway_settings(Path(tmp), broker, checkpoint_interval_s=interval)
@@ -339,7 +364,9 @@ def run_latency(
         def feed() -> None:
             sent.extend(publish(broker, messages, rate))
 
-        asyncio.run(_drive_gateway(broker, registry, journal, settings, feed, len(messages)))
+        gateway, _ = asyncio.run(
+            _drive_gateway(broker, registry, journal, settings, feed, len(messages))
+        )
         drop_session(broker, settings.client_id)
     latencies: list[float] = []
     k = 0
@@ -359,6 +386,12 @@ def run_latency(
         "checkpoints": len(work),
         "checkpoint_work_p50_ms": 1000 * work[len(work) // 2],
         "checkpoint_work_p99_ms": 1000 * work[int(len(work) * 0.99)],
+        # how the stream's check-ins were decided (all taps at the bench's reader)
+        "checkins": {
+            name: count
+            for name, count in gateway.status("offline").counters.items()
+            if name.startswith("checkins.") and count
+        },
     }
 
 

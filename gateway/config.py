@@ -59,6 +59,11 @@ class GatewaySettings(BaseSettings):
         description="also follow other events' check-ins (one more MQTT session) to record "
         "badges of other events answering our readers as not_registered",
     )
+    freeze_heap: bool = Field(
+        default=True,
+        description="move the start-up heap out of full garbage collections (gc.freeze): "
+        "they stalled the event loop for 30-200 ms (gateway.heap)",
+    )
     log_level: str = "INFO"
 
     @field_validator("token")

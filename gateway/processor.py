@@ -16,6 +16,7 @@ from gateway.aggregator import Aggregator
 from gateway.clock import Clock
 from gateway.errors import JournalError
 from gateway.pairing import Pairing
+from gateway.ratelog import RateLimitedLog
 from gateway.readers import COUNTERS as READER_COUNTERS
 from gateway.readers import Readers, is_checkin_topic
 from gateway.registry import BadgeRegistry
@@ -94,6 +95,7 @@ class Processor:
         )
         self._on_checkin = on_checkin
         self._readers = readers
+        self._rejections = RateLimitedLog(logger, clock)
         self._closed: list[Meeting] = []
 
     @property
@@ -131,7 +133,9 @@ class Processor:
             return verdict
         if verdict.is_rejected:
             self.counters[f"rejected.{verdict.outcome}"] += 1
-            logger.warning(
+            self._rejections.log(
+                logging.WARNING,
+                f"rejected {verdict.outcome}",
                 "rejected reason=%s badge=%s seq=%s topic=%.120r: %.200s",
                 verdict.outcome,
                 verdict.badge,
@@ -147,6 +151,12 @@ class Processor:
             return verdict
         self._apply(verdict, watermark)
         return verdict
+
+    def flush_logs(self) -> None:
+        """Write the summary lines of rejection logs suppressed so far (at shutdown)."""
+        self._rejections.flush()
+        if self._readers is not None:
+            self._readers.flush_logs()
 
     def handle_foreign_checkin(self, topic: str, payload: bytes) -> None:
         """Let the readers decide a check-in published under another event (never raises)."""

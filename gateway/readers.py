@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, get_args
 
 from gateway.clock import Clock
+from gateway.ratelog import RateLimitedLog
 from protocol.api import CheckInOutcome, CheckInRecord, ReaderNonce
 from protocol.encoding import decode_body, split_payload
 from protocol.errors import MalformedMessage, ProtocolError
@@ -156,6 +157,7 @@ class Readers:
         self.counters = counters
         self.counters.update({name: 0 for name in COUNTERS if name not in counters})
         self._is_authority = is_authority
+        self._rejections = RateLimitedLog(logger, clock)
         self._nonces: dict[str, list[_Issued]] = {r.reader: [] for r in readers}
         self._inside: dict[str, set[str]] = {}
         self._seen: dict[str, float] = {}
@@ -241,6 +243,10 @@ class Readers:
                 else:
                     members.discard(message.badge)
 
+    def flush_logs(self) -> None:
+        """Write the summary lines of outcome logs suppressed so far (at shutdown)."""
+        self._rejections.flush()
+
     def reject(self, topic: str, payload: bytes, reason: str, detail: str) -> None:
         """Decide a check-in the verifier rejected (``reason`` is its rejection reason).
 
@@ -254,7 +260,13 @@ class Readers:
         if message is None or message.event != self._event or outcome == "malformed":
             self.counters[f"checkins.{outcome}"] += 1
             self.counters["checkins.unrecorded"] += 1
-            logger.warning("check-in not recorded outcome=%s topic=%.120r", outcome, topic)
+            self._rejections.log(
+                logging.WARNING,
+                f"check-in {outcome} (not recorded)",
+                "check-in not recorded outcome=%s topic=%.120r",
+                outcome,
+                topic,
+            )
             return
         if message.reader not in self._zones and not self._is_authority:
             self.counters["checkins.ignored"] += 1
@@ -292,8 +304,17 @@ class Readers:
             return False
         self._remember(record_id, now + self._policy.valid_s + self._policy.memory_s)
         self.counters[f"checkins.{outcome}"] += 1
-        log = logging.INFO if outcome == "accepted" else logging.WARNING
-        logger.log(log, "check-in %s badge=%s reader=%s", outcome, message.badge, message.reader)
+        if outcome == "accepted":
+            logger.info("check-in accepted badge=%s reader=%s", message.badge, message.reader)
+        else:
+            self._rejections.log(
+                logging.WARNING,
+                f"check-in {outcome}",
+                "check-in %s badge=%s reader=%s",
+                outcome,
+                message.badge,
+                message.reader,
+            )
         self._records.append(
             CheckInRecord(
                 id=record_id,

@@ -32,6 +32,7 @@ from typing import Any, Literal, TypeVar
 
 import httpx2
 
+from gateway import heap
 from gateway.backoff import Backoff
 from gateway.ble import ZonePresence, start_scanner, stop_scanner
 from gateway.checkins import SUBDIRECTORY, CheckInJournal
@@ -259,6 +260,7 @@ class Gateway:
             self._processor.registry, self._publish_relayed, self._counters, clock
         )
         self._scanner: Any = None
+        self._heap_frozen = False
         self._metrics: MetricsEndpoint | None = None
 
     def _new_processor(self, registry: BadgeRegistry) -> Processor:
@@ -305,6 +307,9 @@ class Gateway:
             if self._settings.ble:
                 self._scanner = await start_scanner(self._presence, self._relay.on_advertisement)
             self._start_metrics()
+            if self._settings.freeze_heap:
+                heap.freeze()
+                self._heap_frozen = True
             await self._subscriber.start()
             if self._foreign is not None:
                 await self._foreign.start()
@@ -609,6 +614,7 @@ class Gateway:
         try:
             await self._checkpoint(force=True)
         finally:
+            self._processor.flush_logs()
             if self._scanner is not None:
                 await stop_scanner(self._scanner)
                 self._scanner = None
@@ -623,6 +629,9 @@ class Gateway:
                 await self._io(self._journal.close)
             await self._io(self._checkins.close)
             self._executor.shutdown(wait=True)
+            if self._heap_frozen:
+                heap.thaw()
+                self._heap_frozen = False
             logger.info("gateway stopped received=%d", self._counters["received"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import Counter
 
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.processor import Processor
+from gateway.ratelog import PER_PERIOD
 from gateway.readers import (
     COUNTERS,
     NoncePolicy,
@@ -377,3 +379,26 @@ def test_tap_id_memory_is_capped(desk: Desk) -> None:
         )
     assert len(desk.readers.take_records()) == MAX_SEEN + 5
     assert len(desk.readers.snapshot()["seen"]) == MAX_SEEN
+
+
+def test_a_flood_of_unknown_reader_taps_is_counted_whole_and_logged_rate_limited(
+    desk: Desk, members: list[TestBadge], caplog: pytest.LogCaptureFixture
+) -> None:
+    taps = [
+        desk.tap(badge, reader="side-door", nonce=f"{i:032x}")
+        for i in range(6)
+        for badge in members[:3]  # the fourth is revoked
+    ]
+    with caplog.at_level(logging.WARNING, logger="gateway.readers"):
+        records = desk.send(*taps)
+        assert desk.decided() == {"unknown_reader": len(taps)} and len(records) == len(taps)
+        lines = [r.getMessage() for r in caplog.records if r.name == "gateway.readers"]
+        assert len(lines) == min(PER_PERIOD, len(taps))
+        desk.clock.t += 60
+        desk.send(desk.tap(members[0], reader="side-door", nonce="ff" * 16))
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.readers"]
+    suppressed = len(taps) - PER_PERIOD
+    assert lines[PER_PERIOD:] == [
+        f"suppressed {suppressed} more check-in unknown_reader in the last 60 s",
+        f"check-in unknown_reader badge={members[0].badge} reader=side-door",
+    ]
