@@ -17,6 +17,7 @@ of the ingest ratio pay the same HTTP overhead. SQLite by default; ``--database-
 runs it against another database (e.g. a PostgreSQL started by ``tests.postgres``).
 
     .venv/bin/python -m bench.server_bench [--meetings 1000000 --attendees 2000 --repeats 5]
+    .venv/bin/python -m bench.server_bench --ingest-only   # the ingest ratio alone, ~15 s
 """
 
 from __future__ import annotations
@@ -249,6 +250,11 @@ def main() -> None:
     parser.add_argument("--attendees", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--batches", type=int, default=40, help="0: skip the ingest ratio")
+    parser.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="only the ingest ratio on a fresh event (no fill, no exports; ~15 s)",
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--exports", type=int, default=30, help="attendee exports timed")
     parser.add_argument(
@@ -280,45 +286,47 @@ def main() -> None:
             ]
             results["ingest"] = summary(runs)
             print(json.dumps(results["ingest"], indent=2))  # noqa: T201 - benchmark output
-            began = time.perf_counter()
-            fill(app, badges, args.meetings, random.Random(99))
-            results["fill_seconds"] = time.perf_counter() - began
-            # the same measurement once the event holds --meetings meetings (bigger indexes)
-            runs = [
-                bench_ingest(client, token, badges, args.batch, args.batches, 1000 + seed)
-                for seed in range(args.repeats if args.batches else 0)
-            ]
-            results["ingest_after_fill"] = summary(runs)
-            print(json.dumps(results["ingest_after_fill"], indent=2))  # noqa: T201
-            rng = random.Random(5)
-            exports: dict[str, list[float]] = {"csv": [], "json": []}
-            connections = []
-            for _ in range(args.exports):
-                attendee = rng.choice(ids)
-                for fmt in exports:
-                    path = f"/api/v1/events/{EVENT}/attendees/{attendee}/export.{fmt}"
-                    elapsed, body = timed_get(client, path)
-                    exports[fmt].append(elapsed * 1000)
-                    if fmt == "json":
-                        connections.append(len(json.loads(body)["connections"]))
-            results["attendee_export_ms"] = {
-                fmt: {"median": statistics.median(v), "max": max(v)} for fmt, v in exports.items()
-            }
-            results["attendee_connections_median"] = statistics.median(connections)
-            print(json.dumps(results["attendee_export_ms"], indent=2))  # noqa: T201
-            network: dict[str, list[float]] = {"csv": [], "tij": []}
-            sizes = {}
-            for _ in range(args.repeats):
-                for name, path in (("csv", "network.csv"), ("tij", "contacts.tij")):
-                    elapsed, body = timed_get(client, f"/api/v1/events/{EVENT}/{path}")
-                    lines = body.count(b"\n") - (1 if name == "csv" else 0)
-                    sizes[name] = lines
-                    network[name].append(lines / elapsed)
-            results["network"] = {
-                name: {"lines": sizes[name], "median_lines_per_s": statistics.median(v)}
-                for name, v in network.items()
-            }
-            print(json.dumps(results["network"], indent=2))  # noqa: T201
+            if not args.ingest_only:
+                began = time.perf_counter()
+                fill(app, badges, args.meetings, random.Random(99))
+                results["fill_seconds"] = time.perf_counter() - began
+                # the same measurement once the event holds --meetings meetings (bigger indexes)
+                runs = [
+                    bench_ingest(client, token, badges, args.batch, args.batches, 1000 + seed)
+                    for seed in range(args.repeats if args.batches else 0)
+                ]
+                results["ingest_after_fill"] = summary(runs)
+                print(json.dumps(results["ingest_after_fill"], indent=2))  # noqa: T201
+                rng = random.Random(5)
+                exports: dict[str, list[float]] = {"csv": [], "json": []}
+                connections = []
+                for _ in range(args.exports):
+                    attendee = rng.choice(ids)
+                    for fmt in exports:
+                        path = f"/api/v1/events/{EVENT}/attendees/{attendee}/export.{fmt}"
+                        elapsed, body = timed_get(client, path)
+                        exports[fmt].append(elapsed * 1000)
+                        if fmt == "json":
+                            connections.append(len(json.loads(body)["connections"]))
+                results["attendee_export_ms"] = {
+                    fmt: {"median": statistics.median(v), "max": max(v)}
+                    for fmt, v in exports.items()
+                }
+                results["attendee_connections_median"] = statistics.median(connections)
+                print(json.dumps(results["attendee_export_ms"], indent=2))  # noqa: T201
+                network: dict[str, list[float]] = {"csv": [], "tij": []}
+                sizes = {}
+                for _ in range(args.repeats):
+                    for name, path in (("csv", "network.csv"), ("tij", "contacts.tij")):
+                        elapsed, body = timed_get(client, f"/api/v1/events/{EVENT}/{path}")
+                        lines = body.count(b"\n") - (1 if name == "csv" else 0)
+                        sizes[name] = lines
+                        network[name].append(lines / elapsed)
+                results["network"] = {
+                    name: {"lines": sizes[name], "median_lines_per_s": statistics.median(v)}
+                    for name, v in network.items()
+                }
+                print(json.dumps(results["network"], indent=2))  # noqa: T201
     print(  # noqa: T201
         json.dumps({k: v for k, v in results.items() if not k.startswith("ingest")}, indent=2)
     )
