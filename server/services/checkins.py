@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +41,7 @@ from protocol.api import (
 )
 from server.errors import Conflict, NotFound, Unavailable, Unprocessable
 from server.models import ID_LEN, Attendee, Badge, CheckIn, Event, Gateway, Zone
+from server.services.batches import store_batch
 
 logger = logging.getLogger(__name__)
 
@@ -200,31 +200,9 @@ def ingest_checkins(
     Raises:
         Unavailable: concurrent ingests kept inserting the same ids; nothing was stored.
     """
-    for attempt in range(_ATTEMPTS):
-        try:
-            result = _ingest_once(session, gateway, batch.checkins, now)
-        except IntegrityError:
-            session.rollback()
-            logger.info("check-in ingest raced gateway=%s attempt=%d", gateway.id, attempt)
-            continue
-        logger.info(
-            "check-ins ingested event=%s gateway=%s accepted=%d duplicates=%d rejected=%d",
-            gateway.event_id,
-            gateway.id,
-            result.accepted,
-            result.duplicates,
-            len(result.rejected),
-        )
-        if result.rejected:
-            codes = Counter(r.code for r in result.rejected)
-            logger.warning(
-                "rejected check-ins event=%s gateway=%s %s",
-                gateway.event_id,
-                gateway.id,
-                " ".join(f"{code}={n}" for code, n in sorted(codes.items())),
-            )
-        return result
-    raise Unavailable("concurrent ingests of the same check-ins; retry", code="ingest_busy")
+    return store_batch(
+        session, gateway, "check-ins", lambda: _ingest_once(session, gateway, batch.checkins, now)
+    )
 
 
 # --- desk check-ins ------------------------------------------------------------------------

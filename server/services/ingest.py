@@ -37,20 +37,18 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from protocol.api import IngestRejection, IngestResult, Meeting, MeetingBatch
 from protocol.ids import ordered_pair
-from server.errors import Unavailable
 from server.models import NAME_LEN, Badge, Gateway
 from server.models import Meeting as MeetingRow
+from server.services.batches import store_batch
 from server.services.checkins import MAX_EVENT_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -63,7 +61,6 @@ has only ~120 generations for an attendee's lookup to visit (two seeks each)."""
 _CHUNK = 500
 _BADGE_CHUNK = 2000
 _MAX_WINDOWS = 2**40
-_ATTEMPTS = 3
 _MEETINGS = MeetingRow.metadata.tables[MeetingRow.__tablename__]
 _COLUMNS = (
     "id",
@@ -421,34 +418,6 @@ def ingest_batch(
     Raises:
         Unavailable: concurrent ingests kept inserting the same ids; nothing was stored.
     """
-    for attempt in range(_ATTEMPTS):
-        try:
-            result = _ingest_once(session, gateway, batch.meetings, now)
-        except IntegrityError:
-            # another request stored some of these ids between our read and our insert
-            session.rollback()
-            logger.info("ingest raced gateway=%s attempt=%d", gateway.id, attempt)
-            continue
-        _log_result(gateway, result)
-        return result
-    raise Unavailable("concurrent ingests of the same meetings; retry", code="ingest_busy")
-
-
-def _log_result(gateway: Gateway, result: IngestResult) -> None:
-    logger.info(
-        "ingested event=%s gateway=%s accepted=%d duplicates=%d rejected=%d",
-        gateway.event_id,
-        gateway.id,
-        result.accepted,
-        result.duplicates,
-        len(result.rejected),
+    return store_batch(
+        session, gateway, "meetings", lambda: _ingest_once(session, gateway, batch.meetings, now)
     )
-    if result.rejected:
-        codes = Counter(r.code for r in result.rejected)
-        logger.warning(
-            "rejected meetings event=%s gateway=%s %s first=%s",
-            gateway.event_id,
-            gateway.id,
-            " ".join(f"{code}={n}" for code, n in sorted(codes.items())),
-            result.rejected[0].id,
-        )
