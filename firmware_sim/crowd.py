@@ -1,4 +1,4 @@
-"""The crowd: an agenda of arrival, a seated session and a break, conversation groups, queues.
+"""The crowd: an agenda (arrival, sessions, breaks, lunch), conversation groups, queues.
 
 Deterministic from the injected ``random.Random``. While mingling, people stand in
 conversation groups of 2-5 on a small circle facing its centre, one group per
@@ -10,6 +10,13 @@ coffee: one behind the other, facing the desk (never face-to-face). Between the
 mingling rooms and the halls people walk through the corridor for a window, in
 lanes, facing the way they go. Movement happens between windows: ``Crowd.step``
 returns one ``Frame`` per window.
+
+Agendas longer than ``DAY_MIN_WINDOWS`` windows follow a conference day instead of
+the single session: arrival, two morning sessions around a coffee break, lunch, two
+afternoon sessions around another coffee break, and a farewell during which people
+leave one by one. At lunch everyone queues at the buffet of a mingling room (one
+behind the other, never face to face), then eats at a table, in a small group
+facing its centre, or standing with the others.
 """
 
 from __future__ import annotations
@@ -28,33 +35,102 @@ from firmware_sim.venue import Points, Venue
 
 logger = logging.getLogger(__name__)
 
+DAY_MIN_WINDOWS = 720
+"""Agendas of at least this many windows (4 h at 20 s) follow the conference day."""
+
+_DAY_SHAPE: tuple[tuple[str, float], ...] = (
+    ("arrival", 0.0625),
+    ("session", 0.1875),
+    ("break", 0.0625),
+    ("session", 0.1875),
+    ("lunch", 0.125),
+    ("session", 0.1875),
+    ("break", 0.0625),
+    ("session", 0.0875),
+    ("leaving", 0.0375),
+)
+"""Phases of the conference day and their shares of the agenda (8 h: 30 min arrival,
+90 min sessions, 30 min coffee breaks, 60 min lunch, 42 min last session, 18 min farewell)."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a day agenda: windows ``start`` to ``end - 1``.
+
+    Attributes:
+        kind: ``"arrival"``, ``"session"``, ``"break"``, ``"lunch"`` or ``"leaving"``.
+        start: first window of the phase.
+        end: first window after the phase.
+    """
+
+    kind: str
+    start: int
+    end: int
+
 
 @dataclass(frozen=True)
 class Agenda:
-    """Phases of the event in windows: arrival and mingling, session, break; then everyone leaves.
+    """Phases of the event in windows; from ``windows`` on, nobody is at the venue.
+
+    A short agenda is arrival and mingling, one session and a break (``day`` empty); a
+    day agenda lists its phases in ``day`` and ``session_start``/``session_end`` are
+    those of its first session.
 
     Attributes:
         windows: windows in the agenda; from this window on, nobody is at the venue.
         arrival_windows: people arrive during the first ``arrival_windows`` windows.
-        session_start: first window of the seated session.
-        session_end: first window of the break.
+        session_start: first window of the (first) seated session.
+        session_end: first window after the (first) seated session.
+        day: the phases of a day agenda, in order, or empty for the short agenda.
     """
 
     windows: int
     arrival_windows: int
     session_start: int
     session_end: int
+    day: tuple[Phase, ...] = ()
 
     @classmethod
     def for_windows(cls, windows: int) -> Agenda:
-        """The default agenda: 25 % arrival mingling, 50 % session, 25 % break.
+        """The default agenda for ``windows`` windows.
 
-        Attendees arrive during the first 10 % of the agenda (at least one window).
+        Below ``DAY_MIN_WINDOWS``: 25 % arrival mingling, 50 % session, 25 % break;
+        attendees arrive during the first 10 % of the agenda (at least one window).
+        From ``DAY_MIN_WINDOWS`` on: the conference day of ``_DAY_SHAPE``; attendees
+        arrive during the first 80 % of the arrival phase.
         """
+        if windows >= DAY_MIN_WINDOWS:
+            return cls.day_of(windows)
         session_start = round(windows * 0.25)
         session_end = max(session_start, round(windows * 0.75))
         arrival = max(1, min(session_start, round(windows * 0.10)))
         return cls(windows, arrival, session_start, session_end)
+
+    @classmethod
+    def day_of(cls, windows: int) -> Agenda:
+        """The conference day over ``windows`` windows (at least one per phase)."""
+        if windows < len(_DAY_SHAPE):
+            raise ValueError(f"a day agenda needs at least {len(_DAY_SHAPE)} windows")
+        phases: list[Phase] = []
+        start, share = 0, 0.0
+        for k, (kind, part) in enumerate(_DAY_SHAPE):
+            share += part
+            left = len(_DAY_SHAPE) - k - 1
+            end = windows if left == 0 else round(windows * share)
+            end = min(max(end, start + 1), windows - left)
+            phases.append(Phase(kind, start, end))
+            start = end
+        first = phases[0]
+        arrival = max(1, round((first.end - first.start) * 0.8))
+        session = phases[1]
+        return cls(windows, arrival, session.start, session.end, tuple(phases))
+
+    def phase_at(self, w: int) -> int:
+        """Index in ``day`` of the phase window ``w`` belongs to (-1 outside a day agenda)."""
+        for k, phase in enumerate(self.day):
+            if phase.start <= w < phase.end:
+                return k
+        return -1
 
 
 @dataclass(frozen=True)
@@ -81,6 +157,10 @@ class CrowdParams:
         queue_desks_per_100: desks serving each queue per 100 attendees (at least one).
         queue_jitter_deg: someone in a queue faces the head of the line within this angle.
         walk_jitter_deg: a walker faces the way they go within this angle.
+        lunch_service_s: seconds one buffet desk takes per person at lunch.
+        table_share: share of those served lunch who eat at a table (the others stand).
+        table_size: people per lunch table.
+        table_radius_m: radius of the circle people at a table sit on.
     """
 
     window_seconds: int = 20
@@ -101,6 +181,10 @@ class CrowdParams:
     queue_desks_per_100: float = 1.0
     queue_jitter_deg: float = 15.0
     walk_jitter_deg: float = 10.0
+    lunch_service_s: float = 15.0
+    table_share: float = 0.6
+    table_size: int = 4
+    table_radius_m: float = 0.6
 
 
 class Place(IntEnum):
@@ -111,6 +195,7 @@ class Place(IntEnum):
     SEATED = 2
     WALKING = 3
     QUEUEING = 4
+    EATING = 5
 
 
 @dataclass
@@ -123,6 +208,7 @@ class _Group:
     radius: float = 0.0
     phase: float = 0.0
     end: float = math.inf
+    table: bool = False
 
 
 @dataclass
@@ -145,6 +231,9 @@ class Crowd:
     next_group: int = 0
     queues: dict[int, list[int]] = field(default_factory=dict)
     walk_to: dict[int, tuple[int, int, bool]] = field(default_factory=dict)
+    departure: list[int] = field(default_factory=list)
+    hungry: set[int] = field(default_factory=set)
+    fed: set[int] = field(default_factory=set)
 
     @classmethod
     def create(
@@ -154,6 +243,10 @@ class Crowd:
         arrival = [rng.randrange(agenda.arrival_windows) for _ in range(n)]
         free = {r: set(range(len(venue.rooms[r].spots))) for r in venue.mingle_rooms}
         queues: dict[int, list[int]] = {r: [] for r in venue.mingle_rooms}
+        departure: list[int] = []
+        if agenda.day:
+            leaving = agenda.day[-1]
+            departure = [rng.randrange(leaving.start, leaving.end) + 1 for _ in range(n)]
         return cls(
             venue=venue,
             agenda=agenda,
@@ -165,6 +258,7 @@ class Crowd:
             group_of=[-1] * n,
             free_spots=free,
             queues=queues,
+            departure=departure,
         )
 
     @property
@@ -176,6 +270,8 @@ class Crowd:
         """Move everyone to where they are during window ``w`` and return the frame."""
         if w >= self.agenda.windows:
             self._leave_venue()
+        elif self.agenda.day:
+            self._day_step(w)
         else:
             self._finish_walks()
             self._serve_queues(w)
@@ -188,6 +284,98 @@ class Crowd:
             self._drift_apart()
             self._seek_company(w)
         return self._frame()
+
+    def _day_step(self, w: int) -> None:
+        """One window of a day agenda: phase changes, lunch, departures, then mingling."""
+        self._finish_walks()
+        self._serve_queues(w)
+        self._arrive(w)
+        k = self.agenda.phase_at(w)
+        phase = self.agenda.day[k]
+        if phase.start == w and k > 0:
+            before = self.agenda.day[k - 1].kind
+            if before == "lunch":
+                self._end_lunch()
+            if phase.kind == "session":
+                self._seat_audience()
+            elif phase.kind == "lunch":
+                self._start_lunch()
+            elif before == "session":
+                self._release_audience(coffee=phase.kind == "break")
+        if phase.kind == "lunch":
+            self._queue_for_lunch()
+        if phase.kind == "leaving":
+            for person in range(self.size):
+                if self.departure[person] == w and self.place[person] != Place.ABSENT:
+                    self._depart(person)
+        self._dissolve_expired(w)
+        self._drift_apart()
+        self._seek_company(w)
+
+    # --- lunch --------------------------------------------------------------------
+
+    def _start_lunch(self) -> None:
+        """Everyone present gets hungry; the audience walks out to the buffets."""
+        self.hungry = {p for p in range(self.size) if self.place[p] != Place.ABSENT}
+        self._release_audience(coffee=True)
+
+    def _queue_for_lunch(self) -> None:
+        """Hungry people mingling join a buffet queue with room, their own room first."""
+        for person in sorted(self.hungry):
+            if self.place[person] != Place.MINGLING:
+                continue
+            here = self.groups[self.group_of[person]].room
+            rooms = [here] + [r for r in self.venue.mingle_rooms if r != here]
+            for room in rooms:
+                line = self.queues.get(room)
+                if line is not None and len(line) < len(self.venue.rooms[room].queue):
+                    self._leave_group(person)
+                    line.append(person)
+                    self.place[person] = Place.QUEUEING
+                    break
+
+    def _eat(self, person: int, room: int) -> None:
+        """Someone served lunch sits at a table with room or stands alone with their plate."""
+        self.hungry.discard(person)
+        self.fed.add(person)
+        if self.rng.random() >= self.params.table_share:
+            self.place[person] = Place.MINGLING
+            self._stand_alone(person, room)
+            return
+        for gid in sorted(self.groups):
+            group = self.groups[gid]
+            if group.table and group.room == room and len(group.members) < self.params.table_size:
+                group.members.append(person)
+                self.group_of[person] = gid
+                self.place[person] = Place.EATING
+                return
+        self._stand_alone(person, room)
+        table = self.groups[self.group_of[person]]
+        table.table = True
+        table.radius = self.params.table_radius_m
+        table.phase = self.rng.uniform(0.0, 2 * math.pi)
+        self.place[person] = Place.EATING
+
+    def _end_lunch(self) -> None:
+        """Lunch is over: the tables empty and everyone still hungry gives up."""
+        self.hungry.clear()
+        for person in range(self.size):
+            if self.place[person] == Place.EATING:
+                room = self.groups[self.group_of[person]].room
+                self._leave_group(person)
+                self.place[person] = Place.MINGLING
+                self._stand_alone(person, room)
+
+    def _depart(self, person: int) -> None:
+        """``person`` goes home."""
+        if self.place[person] in (Place.MINGLING, Place.EATING):
+            self._leave_group(person)
+        for line in self.queues.values():
+            if person in line:
+                line.remove(person)
+        self.walk_to.pop(person, None)
+        self.place[person] = Place.ABSENT
+        self.seat[person] = (-1, -1)
 
     # --- movement ---------------------------------------------------------------
 
@@ -218,17 +406,23 @@ class Crowd:
                     self.place[person] = Place.SEATED
         logger.debug("session starts seated=%d", len(audience))
 
-    def _release_audience(self) -> None:
+    def _release_audience(self, coffee: bool = True) -> None:
+        """The audience walks to a mingling room; ``coffee``: some queue on arrival there."""
+        share = self.params.coffee_share
+        if self.hungry:
+            share = 1.0
+        elif not coffee:
+            share = 0.0
         for person in range(self.size):
             if self.place[person] == Place.SEATED:
                 self.seat[person] = (-1, -1)
                 room = self.rng.choice(self.venue.mingle_rooms)
-                coffee = self.params.queues and self.rng.random() < self.params.coffee_share
+                queue = self.params.queues and self.rng.random() < share
                 if self._has_corridor:
                     self.place[person] = Place.WALKING
-                    self.walk_to[person] = (room, -1, coffee)
+                    self.walk_to[person] = (room, -1, queue)
                 else:
-                    self._settle(person, room, coffee)
+                    self._settle(person, room, queue)
 
     @property
     def _has_corridor(self) -> bool:
@@ -263,12 +457,16 @@ class Crowd:
     def _serve_queues(self, w: int) -> None:
         """The desks serve the heads of the queues; the served start mingling in the room."""
         desks = max(1.0, self.params.queue_desks_per_100 * self.size / 100)
-        rate = desks * self.params.window_seconds / self.params.queue_service_s
+        service = self.params.lunch_service_s if self.hungry else self.params.queue_service_s
+        rate = desks * self.params.window_seconds / service
         served = math.floor(rate * (w + 1)) - math.floor(rate * w)
         for room in sorted(self.queues):
             line = self.queues[room]
             done, line[:] = line[:served], line[served:]
             for person in done:
+                if person in self.hungry:
+                    self._eat(person, room)
+                    continue
                 self.place[person] = Place.MINGLING
                 self._stand_alone(person, room)
 
@@ -277,7 +475,7 @@ class Crowd:
         for line in self.queues.values():
             line.clear()
         for person in range(self.size):
-            if self.place[person] == Place.MINGLING:
+            if self.place[person] in (Place.MINGLING, Place.EATING):
                 self._leave_group(person)
             self.place[person] = Place.ABSENT
             self.seat[person] = (-1, -1)
@@ -285,7 +483,7 @@ class Crowd:
     def _dissolve_expired(self, w: int) -> None:
         for gid in sorted(self.groups):
             group = self.groups[gid]
-            if len(group.members) > 1 and group.end <= w:
+            if len(group.members) > 1 and group.end <= w and not group.table:
                 for person in list(group.members[1:]):
                     self._walk_away(person, group.room)
 
@@ -293,7 +491,7 @@ class Crowd:
         p_leave = self.params.window_seconds / self.params.membership_s
         for gid in sorted(self.groups):
             group = self.groups.get(gid)
-            if group is None or len(group.members) < 2:
+            if group is None or len(group.members) < 2 or group.table:
                 continue
             for person in list(group.members):
                 if len(group.members) > 1 and self.rng.random() < p_leave:
@@ -310,13 +508,17 @@ class Crowd:
         open_: dict[int, list[int]] = {}
         for gid in sorted(self.groups):
             g = self.groups[gid]
+            if g.table:
+                continue
             if len(g.members) == 1:
                 lone.setdefault(g.room, []).append(g.members[0])
             elif len(g.members) < max_group:
                 open_.setdefault(g.room, []).append(gid)
         for people in lone.values():
             people.sort()
-        loners = sorted(g.members[0] for g in self.groups.values() if len(g.members) == 1)
+        loners = sorted(
+            g.members[0] for g in self.groups.values() if len(g.members) == 1 and not g.table
+        )
         self.rng.shuffle(loners)
         for person in loners:
             mine_id = self.group_of[person]
@@ -407,7 +609,7 @@ class Crowd:
         for gid in sorted(self.groups):
             group = self.groups[gid]
             centre = self.venue.rooms[group.room].spots[group.spot]
-            if len(group.members) == 1:
+            if len(group.members) == 1 and not group.table:
                 person = group.members[0]
                 positions[person] = centre
                 headings[person] = self.rng.uniform(-math.pi, math.pi)
@@ -422,7 +624,8 @@ class Crowd:
                 )
                 headings[person] = theta + math.pi + self.rng.uniform(-jitter, jitter)
                 rooms[person] = group.room
-            conversations.append(tuple(sorted(group.members)))
+            if m > 1:
+                conversations.append(tuple(sorted(group.members)))
         for person in range(n):
             if self.place[person] == Place.SEATED:
                 hall, seat = self.seat[person]

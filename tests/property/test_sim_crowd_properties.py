@@ -1,14 +1,16 @@
-"""Crowd properties with corridors and queues: determinism, walls, queues never face-to-face."""
+"""Crowd properties with corridors, queues and the conference day: determinism, walls, queues
+never face-to-face, phases in order, lunch for everyone."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_sim.crowd import Agenda, Crowd, CrowdParams
+from firmware_sim.crowd import DAY_MIN_WINDOWS, Agenda, Crowd, CrowdParams, Place
 from firmware_sim.frame import Frame, face_to_face, facing_angles
 from firmware_sim.radio import RealisticRadio
 from firmware_sim.venue import build_venue
@@ -100,3 +102,128 @@ def test_the_realistic_radio_mostly_does_not_hear_queue_neighbours_above_thresho
                 heard += (a, b) in strong and (b, a) in strong
     assert pairs > 200
     assert heard / pairs < 0.05
+
+
+# --- the conference day (agendas of DAY_MIN_WINDOWS windows or more) ----------------
+
+day_people = st.integers(min_value=2, max_value=60)
+day_lengths = st.integers(min_value=DAY_MIN_WINDOWS, max_value=DAY_MIN_WINDOWS + 80)
+
+
+def _run_day(n: int, seed: int, windows: int) -> tuple[Crowd, list[Frame], list[DayWindow]]:
+    agenda = Agenda.for_windows(windows)
+    crowd = Crowd.create(build_venue(n), agenda, n, random.Random(seed), CrowdParams())
+    frames: list[Frame] = []
+    seen: list[DayWindow] = []
+    for w in range(windows + 2):
+        frames.append(crowd.step(w))
+        seen.append(
+            DayWindow(
+                phase=agenda.phase_at(w),
+                queues=[list(line) for _, line in sorted(crowd.queues.items())],
+                places=list(crowd.place),
+                fed=frozenset(crowd.fed),
+            )
+        )
+    return crowd, frames, seen
+
+
+@dataclass
+class DayWindow:
+    """What the crowd looked like after one step of a day."""
+
+    phase: int
+    queues: list[list[int]]
+    places: list[Place]
+    fed: frozenset[int]
+
+
+@given(n=day_people, seed=seeds, windows=day_lengths)
+@settings(max_examples=6, deadline=None)
+def test_the_same_seed_gives_the_same_day(n: int, seed: int, windows: int) -> None:
+    _, a, sa = _run_day(n, seed, windows)
+    _, b, sb = _run_day(n, seed, windows)
+    assert sa == sb
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x.positions, y.positions)
+        assert np.array_equal(x.headings, y.headings)
+        assert np.array_equal(x.rooms, y.rooms) and x.groups == y.groups
+
+
+@given(n=day_people, seed=seeds, windows=day_lengths)
+@settings(max_examples=8, deadline=None)
+def test_a_day_keeps_everyone_out_of_the_walls_and_queues_never_face_to_face(
+    n: int, seed: int, windows: int
+) -> None:
+    crowd, frames, seen = _run_day(n, seed, windows)
+    lunch = [k for k, phase in enumerate(crowd.agenda.day) if phase.kind == "lunch"]
+    lunch_queued: set[int] = set()
+    for frame, day in zip(frames, seen, strict=True):
+        for person in np.flatnonzero(frame.present).tolist():
+            room = crowd.venue.rooms[int(frame.rooms[person])]
+            x, y = frame.positions[person]
+            assert room.x0 < x < room.x1 and room.y0 < y < room.y1
+        present = frame.positions[frame.present]
+        assert len({(round(x, 6), round(y, 6)) for x, y in present.tolist()}) == len(present)
+        queueing = {p for line in day.queues for p in line}
+        i, j = face_to_face(frame)
+        assert not queueing & (set(i.tolist()) | set(j.tolist()))
+        if day.phase in lunch:
+            lunch_queued |= queueing
+        for line in day.queues:
+            if len(line) < 2:
+                continue
+            front = np.array(line[:-1], dtype=np.int64)
+            back = np.array(line[1:], dtype=np.int64)
+            at_front, at_back, distance = facing_angles(frame, front, back)
+            assert np.allclose(distance, 0.7)
+            assert np.all(np.degrees(at_front) >= 180 - 30 - 1e-6)
+            assert np.all(np.degrees(at_back) <= 30 + 1e-6)
+    if n >= 20:  # (a small crowd is served as it joins, within one window)
+        assert len(lunch_queued) >= n // 2
+
+
+@given(n=day_people, seed=seeds, windows=day_lengths)
+@settings(max_examples=8, deadline=None)
+def test_a_day_visits_every_phase_in_order_and_everyone_has_lunch(
+    n: int, seed: int, windows: int
+) -> None:
+    crowd, frames, seen = _run_day(n, seed, windows)
+    day = crowd.agenda.day
+    assert [p.kind for p in day] == [
+        "arrival",
+        "session",
+        "break",
+        "session",
+        "lunch",
+        "session",
+        "break",
+        "session",
+        "leaving",
+    ]
+    phases = [s.phase for s in seen[:windows]]
+    assert phases == sorted(phases) and set(phases) == set(range(len(day)))
+    assert all(s.phase == -1 for s in seen[windows:])
+    for k, phase in enumerate(day):
+        inside = seen[phase.start + 1 : phase.end]
+        seated = [s.places.count(Place.SEATED) for s in inside]
+        if phase.kind == "session":
+            # After one window in the corridor, the audience sits for the whole session.
+            assert seated[0] > 0 and len(set(seated)) == 1
+        else:
+            assert max(seated, default=0) == 0
+        if phase.kind == "lunch":
+            # Everyone is at the venue all through lunch, and everyone is served.
+            assert all(f.present.all() for f in frames[phase.start : phase.end])
+            assert not seen[phase.start - 1].fed and seen[phase.end - 1].fed == set(range(n))
+            # Once served, people eat at a table or standing, until the lunch ends.
+            eating = (Place.EATING, Place.MINGLING)
+            assert all(s.places[p] in eating for s in inside for p in s.fed)
+            if n >= 20:
+                assert any(Place.EATING in s.places for s in inside)
+        if phase.kind == "leaving":
+            present = [int(f.present.sum()) for f in frames[phase.start : phase.end + 1]]
+            assert present == sorted(present, reverse=True) and present[-1] == 0
+        if k < len(day) - 1:
+            assert phase.end == day[k + 1].start
+    assert not any(f.present.any() for f in frames[windows:])

@@ -1,4 +1,4 @@
-"""Venue and crowd: layout, agenda, conversation groups, determinism."""
+"""Venue and crowd: layout, agendas (short and the conference day), groups, lunch, determinism."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from firmware_sim.crowd import Agenda, Crowd, CrowdParams
+from firmware_sim.crowd import DAY_MIN_WINDOWS, Agenda, Crowd, CrowdParams, Place
 from firmware_sim.frame import ABSENT, Frame, face_to_face
 from firmware_sim.venue import SPOT_SPACING_M, build_venue
 
@@ -213,3 +213,78 @@ def test_without_queues_and_corridors_the_crowd_is_the_classic_one() -> None:
     frames = [crowd.step(w) for w in range(120)]
     assert all(not (f.rooms == crowd.venue.corridor).any() for f in frames)
     assert all(not line for line in crowd.queues.values())
+
+
+def test_short_agendas_keep_one_session_and_long_ones_follow_the_conference_day() -> None:
+    assert Agenda.for_windows(180).day == ()
+    assert Agenda.for_windows(DAY_MIN_WINDOWS - 1).day == ()
+    day = Agenda.for_windows(1440)  # 8 h of 20 s windows
+    assert [(p.kind, p.start, p.end) for p in day.day] == [
+        ("arrival", 0, 90),
+        ("session", 90, 360),
+        ("break", 360, 450),
+        ("session", 450, 720),
+        ("lunch", 720, 900),
+        ("session", 900, 1170),
+        ("break", 1170, 1260),
+        ("session", 1260, 1386),
+        ("leaving", 1386, 1440),
+    ]
+    assert (day.session_start, day.session_end, day.arrival_windows) == (90, 360, 72)
+    assert day.phase_at(0) == 0 and day.phase_at(800) == 4 and day.phase_at(1440) == -1
+    shortest = Agenda.day_of(9)
+    assert [(p.start, p.end) for p in shortest.day] == [(k, k + 1) for k in range(9)]
+    with pytest.raises(ValueError, match="at least 9 windows"):
+        Agenda.day_of(8)
+
+
+@pytest.fixture(scope="module")
+def lunch() -> tuple[Crowd, list[Frame], list[list[Place]]]:
+    crowd = Crowd.create(
+        build_venue(N), Agenda.for_windows(DAY_MIN_WINDOWS), N, random.Random(7), CrowdParams()
+    )
+    lunch = crowd.agenda.day[4]
+    frames: list[Frame] = []
+    places: list[list[Place]] = []
+    for w in range(lunch.end + 2):
+        frame = crowd.step(w)
+        if w >= lunch.start:
+            frames.append(frame)
+            places.append(list(crowd.place))
+    return crowd, frames, places
+
+
+def test_at_lunch_people_eat_at_tables_facing_each_other_or_stand_in_groups(
+    lunch: tuple[Crowd, list[Frame], list[list[Place]]],
+) -> None:
+    crowd, frames, places = lunch
+    middle = len(frames) // 2
+    frame, place = frames[middle], places[middle]
+    eating = {p for p in range(N) if place[p] == Place.EATING}
+    # Everyone was served; about table_share (0.6) of them sit at tables.
+    assert len(crowd.fed) == N and 0.45 * N <= len(eating) <= 0.75 * N
+    tables = [g for g in frame.groups if set(g) & eating]
+    assert all(set(g) <= eating and 2 <= len(g) <= 4 for g in tables)
+    assert sum(len(g) for g in tables) >= 0.9 * len(eating)
+    for table in tables:
+        members = list(table)
+        centre = frame.positions[members].mean(axis=0)
+        radii = np.linalg.norm(frame.positions[members] - centre, axis=1)
+        assert np.allclose(radii, 0.6)
+    i, j = face_to_face(frame)
+    at_tables = sum(1 for a, b in zip(i.tolist(), j.tolist(), strict=True) if a in eating)
+    assert at_tables >= len(eating)  # everyone at a full table faces someone across it
+    standing = [g for g in frame.groups if not set(g) & eating]
+    assert standing  # those who eat standing talk in conversation groups
+    # After lunch the tables are cleared and the audience is seated again.
+    assert Place.EATING not in places[-1] and places[-1].count(Place.SEATED) > 0.6 * N
+
+
+def test_the_lunch_queue_is_slower_than_the_coffee_queue_but_drains_within_lunch(
+    lunch: tuple[Crowd, list[Frame], list[list[Place]]],
+) -> None:
+    crowd, _, places = lunch
+    queueing = [p.count(Place.QUEUEING) for p in places]
+    assert max(queueing) > 0.5 * N
+    assert queueing[len(queueing) // 2] == 0
+    assert crowd.params.lunch_service_s > crowd.params.queue_service_s
