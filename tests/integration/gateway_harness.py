@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx2
 import uvicorn
@@ -70,46 +70,29 @@ class FakeServer:
         return Response(encode_json(self.registry), media_type="application/json")
 
     async def post_meetings(self, request: Request) -> Response:
-        if not self._authorized(request):
-            return Response(b'{"code":"unauthorized","detail":"bad token"}', status_code=401)
-        if self.is_down:
-            return Response(b'{"code":"down","detail":"outage"}', status_code=503)
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
         batch = decode_json(await request.body(), MeetingBatch)
-        accepted = duplicates = 0
-        rejected: list[IngestRejection] = []
-        for meeting in batch.meetings:
-            known = self.meetings.setdefault(meeting.id, meeting)
-            if known is meeting:
-                accepted += 1
-            elif known == meeting:
-                duplicates += 1
-            else:
-                self.conflicts.append(meeting.id)
-                rejected.append(IngestRejection(meeting.id, "conflict", "other content"))
-        self.duplicates += duplicates
-        result = IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
+        result = _store(batch.meetings, self.meetings, self.conflicts)
+        self.duplicates += result.duplicates
         return Response(encode_json(result), media_type="application/json")
 
     async def post_checkins(self, request: Request) -> Response:
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        batch = decode_json(await request.body(), CheckInBatch)
+        result = _store(batch.checkins, self.checkins, self.checkin_conflicts)
+        self.checkin_duplicates += result.duplicates
+        return Response(encode_json(result), media_type="application/json")
+
+    def _refusal(self, request: Request) -> Response | None:
         if not self._authorized(request):
             return Response(b'{"code":"unauthorized","detail":"bad token"}', status_code=401)
         if self.is_down:
             return Response(b'{"code":"down","detail":"outage"}', status_code=503)
-        batch = decode_json(await request.body(), CheckInBatch)
-        accepted = duplicates = 0
-        rejected: list[IngestRejection] = []
-        for record in batch.checkins:
-            known = self.checkins.setdefault(record.id, record)
-            if known is record:
-                accepted += 1
-            elif known == record:
-                duplicates += 1
-            else:
-                self.checkin_conflicts.append(record.id)
-                rejected.append(IngestRejection(record.id, "conflict", "other content"))
-        self.checkin_duplicates += duplicates
-        result = IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
-        return Response(encode_json(result), media_type="application/json")
+        return None
 
     def client(self) -> httpx2.AsyncClient:
         """An HTTP client that reaches this app in-process (ASGI)."""
@@ -226,3 +209,27 @@ async def reader_nonce(broker: Broker, event: str, reader: str = READER) -> str:
 
 def quiet(members: Sequence[TestBadge], windows: range) -> list[Message]:
     return [m.report(T0 + i * WINDOW) for i in windows for m in members]
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_Item = TypeVar("_Item", bound=_Identified)
+
+
+def _store(items: Sequence[_Item], store: dict[str, _Item], conflicts: list[str]) -> IngestResult:
+    """Store a batch like the real server: new, duplicate (same content) or conflict."""
+    accepted = duplicates = 0
+    rejected: list[IngestRejection] = []
+    for item in items:
+        known = store.setdefault(item.id, item)
+        if known is item:
+            accepted += 1
+        elif known == item:
+            duplicates += 1
+        else:
+            conflicts.append(item.id)
+            rejected.append(IngestRejection(item.id, "conflict", "other content"))
+    return IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)

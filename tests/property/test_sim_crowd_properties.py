@@ -32,16 +32,20 @@ def _run(n: int, seed: int, windows: int) -> tuple[Crowd, list[Frame], list[list
     return crowd, frames, queues
 
 
+def _assert_same_frames(a: list[Frame], b: list[Frame]) -> None:
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x.positions, y.positions)
+        assert np.array_equal(x.headings, y.headings)
+        assert np.array_equal(x.rooms, y.rooms) and x.groups == y.groups
+
+
 @given(n=people, seed=seeds, windows=lengths)
 @settings(max_examples=15, deadline=None)
 def test_the_same_seed_gives_the_same_crowd(n: int, seed: int, windows: int) -> None:
     _, a, qa = _run(n, seed, windows)
     _, b, qb = _run(n, seed, windows)
     assert qa == qb
-    for x, y in zip(a, b, strict=True):
-        assert np.array_equal(x.positions, y.positions)
-        assert np.array_equal(x.headings, y.headings)
-        assert np.array_equal(x.rooms, y.rooms) and x.groups == y.groups
+    _assert_same_frames(a, b)
 
 
 @given(n=people, seed=seeds, windows=lengths)
@@ -144,10 +148,7 @@ def test_the_same_seed_gives_the_same_day(n: int, seed: int, windows: int) -> No
     _, a, sa = _run_day(n, seed, windows)
     _, b, sb = _run_day(n, seed, windows)
     assert sa == sb
-    for x, y in zip(a, b, strict=True):
-        assert np.array_equal(x.positions, y.positions)
-        assert np.array_equal(x.headings, y.headings)
-        assert np.array_equal(x.rooms, y.rooms) and x.groups == y.groups
+    _assert_same_frames(a, b)
 
 
 @given(n=day_people, seed=seeds, windows=day_lengths)
