@@ -318,6 +318,42 @@ def replay(
     console.print(f"wrote {out / 'edges.csv'} and {out / 'fidelity.json'}")
 
 
+@app.command()
+def report(
+    event: Annotated[str, typer.Argument(help="Event id.")],
+    out: Annotated[Path, typer.Option(help="Where to write the HTML page.")] = Path(
+        "./report.html"
+    ),
+    server_url: Annotated[
+        str, typer.Option(envvar="INPERSON_SERVER_URL", help="The server's base URL.")
+    ] = "http://127.0.0.1:8000",
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="SERVER_ORGANIZER_TOKEN", help="Organizer token of the event."),
+    ] = None,
+    bucket: Annotated[
+        int, typer.Option(min=20, max=86_400, help="Seconds per contacts-over-time bucket.")
+    ] = 300,
+) -> None:
+    """Write an event's report: contacts over time, attendance, network, time together."""
+    import httpx2
+
+    from inperson.report import ReportError, collect, write_report
+
+    if not token:
+        console.print("[red]an organizer token is needed: --token or SERVER_ORGANIZER_TOKEN[/red]")
+        raise typer.Exit(2)
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"{server_url.rstrip('/')}/api/v1"
+    with httpx2.Client(base_url=base, headers=headers, timeout=60.0) as client:
+        try:
+            path = write_report(out, collect(client, event, bucket_seconds=bucket))
+        except ReportError as exc:
+            console.print(f"[red]report failed: {exc}[/red]")
+            raise typer.Exit(1) from exc
+    console.print(f"wrote {path} (open it in a browser)")
+
+
 @app.command("protocol-vectors")
 def protocol_vectors(
     out: Annotated[Path, typer.Argument(help="Where to write the JSON.")] = Path(

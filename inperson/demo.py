@@ -23,6 +23,7 @@ from firmware_sim.radio import CALIBRATED_RSSI_THRESHOLD_DBM
 from inperson.broker import Broker, BrokerError, free_port
 from inperson.evaluation import Pair, pair, score, true_connections
 from inperson.processes import Child, ChildError, wait_http
+from inperson.report import Detection, ReportError, collect, write_report
 from inperson.roster import make_roster
 from protocol.api import CheckInOutcome, GatewayStatus
 from protocol.encoding import decode_json
@@ -472,7 +473,14 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
         summary["wall_seconds"] = round(time.monotonic() - started, 1)
         export = demo.write_sample_export(connections)
         summary["sample_export"] = str(export)
+        report = write_report(
+            demo.out / "report.html",
+            collect(demo.http, EVENT),
+            Detection.from_summary(summary),
+        )
+        summary["report"] = str(report)
         print_summary(console, summary, export)
+        console.print(f"event report (open in a browser): [bold]{report}[/bold]")
         if options.summary_json is not None:
             options.summary_json.write_text(json.dumps(summary, indent=2) + "\n")
             console.print(f"summary JSON: {options.summary_json}")
@@ -487,7 +495,7 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
             except KeyboardInterrupt:
                 pass
         return summary
-    except ChildError as exc:
+    except (ChildError, ReportError) as exc:
         raise DemoError(str(exc)) from exc
     finally:
         if watcher is not None:

@@ -200,6 +200,9 @@ def test_demo_command_runs_end_to_end_and_leaves_no_process(tmp_path: Path) -> N
     assert summary["meetings"] > 0 and summary["connections"] > 0
     assert Path(summary["sample_export"]).read_text().startswith("name,company")
     assert "precision" in completed.stderr
+    page = Path(summary["report"]).read_text()
+    assert page.count("<svg") >= 4  # contacts over time, network, time together, rejections
+    assert f"{summary['precision']:.3f}" in page and "No proximity contacts yet" not in page
     leftovers = subprocess.run(
         ["pgrep", "-f", str(tmp_path / "demo")], capture_output=True, text=True
     ).stdout
