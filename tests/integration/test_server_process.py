@@ -195,3 +195,39 @@ def test_missing_token_is_a_clear_startup_error(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert b"invalid server settings" in done.stderr
     assert b"organizer_token" in done.stderr
+
+
+def _report(server: ServerProcess, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "inperson", "report", *args, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200", "SERVER_ORGANIZER_TOKEN": ""},
+    )
+
+
+def test_report_command_against_the_running_server(server: ServerProcess, tmp_path: Path) -> None:
+    with httpx2.Client(base_url=server.url, timeout=10) as http:
+        created = http.post(
+            "/api/v1/events", json={"id": "rep", "name": "Report <Day>"}, headers=ORG
+        )
+        assert created.status_code == 201
+    out = tmp_path / "report.html"
+    done = _report(server, out, "rep", "--server-url", server.url, "--token", TOKEN)
+    assert done.returncode == 0, done.stderr
+    page = out.read_text()
+    assert "<h1>Report &lt;Day&gt;</h1>" in page and "No proximity contacts yet" in page
+
+    wrong = _report(server, tmp_path / "x.html", "rep", "--server-url", server.url, "--token", "no")
+    assert wrong.returncode == 1 and "401" in wrong.stderr and "Traceback" not in wrong.stderr
+    down = _report(
+        server, tmp_path / "y.html", "rep", "--server-url", "http://127.0.0.1:9", "--token", TOKEN
+    )
+    assert (
+        down.returncode == 1 and "report failed" in down.stderr and "Traceback" not in down.stderr
+    )
+    missing = _report(server, tmp_path / "z.html", "rep", "--server-url", server.url)
+    assert missing.returncode == 2 and "organizer token is needed" in missing.stderr
+    assert not (tmp_path / "x.html").exists() and not (tmp_path / "y.html").exists()
