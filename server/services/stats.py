@@ -17,7 +17,8 @@ from server.schemas import (
     NetworkStats,
     Stats,
 )
-from server.services.checkins import ACCEPTED, attendance_per_hour
+from server.services.attendance import attendance_per_hour
+from server.services.checkins import ACCEPTED
 from server.services.linking import count_connections, linked_pairs_query
 
 

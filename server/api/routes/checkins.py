@@ -28,17 +28,15 @@ from server.schemas import (
     OutcomeCount,
     ZoneCounts,
 )
-from server.services.checkins import (
-    MAX_EVENT_SECONDS,
+from server.services.attendance import (
     CheckInFilter,
-    DeskRequest,
-    desk_checkin,
-    ingest_checkins,
     list_checkins,
     occupancy_series,
     outcome_counts,
     time_span,
 )
+from server.services.checkins import MAX_EVENT_SECONDS, ingest_checkins
+from server.services.desk import DeskRequest, desk_checkin
 from server.services.zones import get_session
 
 router = APIRouter(tags=["check-ins"], responses=ERROR_RESPONSES)

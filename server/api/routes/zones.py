@@ -23,7 +23,7 @@ from server.schemas import (
     ZonePresence,
     ZoneUpdate,
 )
-from server.services.checkins import inside_now, zone_known
+from server.services.attendance import inside_now, zone_known
 from server.services.zones import (
     create_session,
     create_zone,
