@@ -5,17 +5,26 @@ The same stream of signed messages (the crowd simulator's, ``--badges`` badges) 
 
 (a) paho:   a paho subscriber that does nothing, draining the stream queued for its session;
 (b) verify: ``split_payload`` + Ed25519 verification of every message, nothing else;
-(c) gateway: the whole gateway (``gateway.service.Gateway``: subscriber, verification,
+(c) gateway: the whole gateway (``gateway.service.Gateway``: MQTT client, verification,
     pairing, aggregation, TinyDB checkpoints, MQTT acks, forwarding to an in-process server
-    stub) draining the same stream queued for its session.
+    stub) draining the same stream queued for its session, once with each MQTT client
+    (``GATEWAY_MQTT_CLIENT``: ``asyncio``, the default, and ``paho``);
+(d) receive: the gateway's default MQTT client (``gateway.mqtt_asyncio``) receiving the
+    same queued stream and doing nothing but acknowledging each batch in one write.
 
-Each is repeated ``--repeats`` times in one run; medians and the ratio c / min(a, b) are
+Each is repeated ``--repeats`` times in one run; medians and the ratios c / min(a, b) are
 printed (goal >= 0.7), in wall-clock time and per CPU second of this process (the latter
-is less sensitive to other load on the machine). Then: publish-to-journal latency with a
-publisher paced at ``--rate`` reports/s (goal p99 < 100 ms) for each of
+is less sensitive to other load on the machine). (c) is measured between the first and
+the last status poll that saw messages processed; a client may have received (and paid
+for) messages before the first, so (c) is also given per CPU second of its whole run
+(``_cpu_whole``: from creating the gateway to all processed, start-up included).
+Then: publish-to-journal latency with a publisher paced at ``--rate`` reports/s (goal
+p99 < 100 ms; the default client) for each of
 ``--checkpoint-intervals`` (group commit; the default is 0.02 s), with the journal
 thread's own time per checkpoint; and, with ``--active`` badges (goal: 10,000), the
-memory of the processing state, a real checkpoint's cost and a full replay memory.
+memory of the processing state, a real checkpoint's cost (the whole contact state vs only
+its changes) and a full replay memory; then a long run (``--long-windows``) of as many
+badges in changing pairs, checkpointed: journal file sizes and memory as history grows.
 
     .venv/bin/python -m bench.gateway_throughput [--badges 200 --windows 30 --repeats 3]
 """
@@ -49,9 +58,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from firmware_sim.badge import Badge
 from firmware_sim.config import SimSettings
 from firmware_sim.simulation import CHECKIN_READER, simulate
+from gateway.changelog import MIN_COMPACT_BYTES
 from gateway.clock import SystemClock
 from gateway.config import GatewaySettings
 from gateway.journal import TinyDBJournal
+from gateway.mqtt_asyncio import AsyncioMqttClient
+from gateway.mqtt_client import ClientKind
 from gateway.processor import Processor
 from gateway.registry import BadgeRegistry
 from gateway.replay import DIGEST_LEN, ReplayMemory
@@ -186,6 +198,8 @@ def drop_session(broker: Broker, client_id: str) -> None:
 
 Rate = tuple[float, float]
 """(messages per wall-clock second, messages per CPU second of this process)."""
+GatewayRate = tuple[float, float, float]
+"""A Rate, and messages per CPU second of the whole run (gateway start to all processed)."""
 
 
 def run_paho(broker: Broker, messages: Sequence[Message]) -> Rate:
@@ -213,6 +227,45 @@ def run_paho(broker: Broker, messages: Sequence[Message]) -> Rate:
     drop_session(broker, client_id)
     n = len(times) - 1
     return n / (times[-1] - times[0]), n / (cpu[-1] - cpu[0])
+
+
+def run_receive(broker: Broker, messages: Sequence[Message]) -> Rate:
+    """(d) messages/s of the asyncio client draining its queued session, acknowledging batches."""
+    client_id = f"recv-{uuid.uuid4().hex[:8]}"
+    create_session(broker, client_id, badge_subscription(EVENT))
+    publish(broker, messages)
+
+    async def drain() -> Rate:
+        client = AsyncioMqttClient(
+            host=broker.host,
+            port=broker.port,
+            client_id=client_id,
+            subscription=badge_subscription(EVENT),
+            will_topic=f"inperson/v1/{EVENT}/gateways/recv/status",
+            will_payload=b"offline",
+            queue_size=10_000,
+        )
+        await client.start()
+        await client.get()
+        # count from the first message, like (a)
+        first = time.perf_counter(), time.process_time()
+        got = 1
+        deadline = first[0] + HANG_GUARD_S
+        while got < len(messages) and time.perf_counter() < deadline:
+            batch = [await client.get()]
+            while (item := client.get_nowait()) is not None:
+                batch.append(item)
+            got += len(batch)
+            client.ack(batch)
+            await asyncio.sleep(0)
+        end = time.perf_counter(), time.process_time()
+        await client.stop()
+        n = got - 1
+        return n / (end[0] - first[0]), n / (end[1] - first[1])
+
+    rate = asyncio.run(drain())
+    drop_session(broker, client_id)
+    return rate
 
 
 def run_verify(registry: Registry, messages: Sequence[Message]) -> Rate:
@@ -336,19 +389,23 @@ def gateway_settings(journal: Path, broker: Broker, **overrides: Any) -> Gateway
     return GatewaySettings(**values)
 
 
-def run_gateway(broker: Broker, registry: Registry, messages: Sequence[Message]) -> Rate:
-    """(c) messages/s of the whole gateway draining its queued session."""
+def run_gateway(
+    broker: Broker, registry: Registry, messages: Sequence[Message], client: ClientKind
+) -> GatewayRate:
+    """(c) messages/s of the whole gateway (with MQTT client ``client``) draining its session."""
     with tempfile.TemporaryDirectory() as tmp:
-        settings = gateway_settings(Path(tmp), broker)
+        settings = gateway_settings(Path(tmp), broker, mqtt_client=client)
         create_session(broker, settings.client_id, badge_subscription(EVENT))
         publish(broker, messages)
         journal = TimedJournal(Path(tmp))
+        start = time.process_time()
         _, marks = asyncio.run(
             _drive_gateway(broker, registry, journal, settings, lambda: None, len(messages))
         )
         drop_session(broker, settings.client_id)
     (t0, cpu0, n0), (t1, cpu1, n1) = marks
-    return (n1 - n0) / (t1 - t0), (n1 - n0) / (cpu1 - cpu0)
+    whole = len(messages) / (cpu1 - start)
+    return (n1 - n0) / (t1 - t0), (n1 - n0) / (cpu1 - cpu0), whole
 
 
 def run_latency(
@@ -412,6 +469,7 @@ def run_memory(active: int, windows: int) -> dict[str, float]:
     for w in range(windows):
         ws = start + 20 * w
         ephids = [s.ephid(ws).hex() for s in sims]
+        processor.take_contact_changes()  # keep the last window's contact changes
         for i, sim in enumerate(sims):
             partner = i ^ 1
             out = sim.report(ws, [Heard(ephids[partner], -55, -50, 9)])
@@ -419,40 +477,71 @@ def run_memory(active: int, windows: int) -> dict[str, float]:
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    contact_changes = processor.take_contact_changes()
     state = len(msgspec.json.encode(processor.snapshot()))
+    old_state = len(msgspec.json.encode(full_snapshot(processor)))
+    contact_base = len(processor.dump_contacts())
+    per_message = len(contact_changes) / active
     return {
         "active_badges": active,
         "windows": windows,
         "open_pairs": processor.gauges()["open_pairs"],
         "python_heap_mb": grown / 1e6,
         "state_json_mb": state / 1e6,
+        "old_full_state_json_mb": old_state / 1e6,
+        "contact_base_mb": contact_base / 1e6,
+        "contact_log_bytes_per_message": per_message,
+        # a new contact base once the log outgrows the base (and 1 MiB)
+        "messages_per_contact_base": max(contact_base, MIN_COMPACT_BYTES) / per_message,
         "replay_base_mb": len(processor.replay.dump()) / 1e6,
-        **checkpoint_cost(processor, repeats=7),
+        **checkpoint_cost(
+            processor, repeats=7, contact_changes=contact_changes[: int(per_message * 1000)]
+        ),
         **full_replay_memory(active),
     }
 
 
-def checkpoint_cost(processor: Processor, repeats: int) -> dict[str, float]:
-    """Median time of a real journal checkpoint (TinyDB, fsync) of this processing state.
+def full_snapshot(processor: Processor) -> dict[str, Any]:
+    """The state document as checkpoints wrote it before the contact log (state version 1)."""
+    return {**processor.snapshot(), "version": 1, **processor.contact_snapshot()}
 
-    Each checkpoint carries the replay changes of 1,000 accepted messages (what 2 s of
-    reports from 10,000 badges bring) and no meetings, as between windows.
+
+def checkpoint_cost(processor: Processor, repeats: int, contact_changes: bytes) -> dict[str, float]:
+    """Median times of real journal checkpoints (TinyDB, fsync) of this processing state.
+
+    Each checkpoint carries the replay and contact changes of 1,000 accepted messages (what
+    2 s of reports from 10,000 badges bring) and no meetings, as between windows. Three
+    kinds, interleaved in one run: ``full`` writes the whole contact state into the state
+    document (as before the contact log), ``incremental`` appends the contact changes, and
+    ``base`` writes a new contact base (what one checkpoint in
+    ``messages_per_contact_base`` messages does). ``loop`` is the part taken on the event
+    loop (snapshot, dump); the rest is the journal thread's file work.
     """
     changes = replay_changes(1000)
+    times: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         journal = TinyDBJournal(Path(tmp))
         journal.open()
         journal.save_replay(b"", processor.replay.dump())
+        journal.save_contacts(b"", processor.dump_contacts())
         journal.checkpoint([], processor.snapshot())
-        times = []
         for _ in range(repeats):
-            start = time.perf_counter()
-            state = processor.snapshot()
-            journal.save_replay(changes)
-            journal.checkpoint([], state)
-            times.append(time.perf_counter() - start)
+            for kind in ("full", "incremental", "base"):
+                start = time.perf_counter()
+                if kind == "full":
+                    state, contacts, base = full_snapshot(processor), b"", None
+                else:
+                    state, contacts = processor.snapshot(), contact_changes
+                    base = processor.dump_contacts() if kind == "base" else None
+                loop = time.perf_counter()
+                journal.save_replay(changes)
+                journal.save_contacts(contacts, base)
+                journal.checkpoint([], state)
+                done = time.perf_counter()
+                times.setdefault(f"checkpoint_{kind}_ms_median", []).append(done - start)
+                times.setdefault(f"checkpoint_{kind}_loop_ms_median", []).append(loop - start)
         journal.close()
-    return {"checkpoint_ms_median": 1000 * statistics.median(times)}
+    return {name: 1000 * statistics.median(values) for name, values in times.items()}
 
 
 def replay_changes(n: int) -> bytes:
@@ -490,6 +579,113 @@ def full_replay_memory(active: int) -> dict[str, float]:
     }
 
 
+def run_long(active: int, windows: int, every: int = 1000) -> dict[str, Any]:
+    """Journal files and memory over a long run of ``active`` badges in changing pairs.
+
+    Partners change every 6 windows, so meetings close and new ones open all along. The
+    processor is checkpointed into a real ``TinyDBJournal`` every ``every`` messages the
+    way the service does it (changes appended; a new base when a log outgrew its base).
+    Sampled every few windows: the contact and replay files on disk, the open state, the
+    process's resident memory; and the median checkpoint time (event-loop part included).
+    """
+    bundles = bundles_for(active, "bench-long")
+    badges = BadgeRegistry(registry_of(bundles))
+    start = 1_780_563_600
+    sims = [Badge.from_bundle(b, start_time=start) for b in bundles]
+    processor = Processor(badges, SystemClock())
+    samples: list[dict[str, float]] = []
+    times: list[float] = []
+    bases = {"contacts": 0, "replay": 0}
+    with tempfile.TemporaryDirectory() as tmp:
+        journal = TinyDBJournal(Path(tmp))
+        journal.open()
+
+        def checkpoint(first: bool) -> None:
+            began = time.perf_counter()
+            processor.take_meetings()
+            state = processor.snapshot()
+            replay, contacts = processor.replay.take_changes(), processor.take_contact_changes()
+            replay_base = first or journal.replay_needs_base()
+            contact_base = first or journal.contacts_needs_base()
+            journal.save_replay(replay, processor.replay.dump() if replay_base else None)
+            journal.save_contacts(contacts, processor.dump_contacts() if contact_base else None)
+            journal.checkpoint([], state)
+            times.append(time.perf_counter() - began)
+            bases["replay"] += replay_base
+            bases["contacts"] += contact_base
+
+        checkpoint(first=True)
+        for w in range(windows):
+            ws = start + 20 * w
+            shift = 1 + (w // 6) % 7  # partner i ^ shift stays within blocks of 8 badges
+            ephids = [s.ephid(ws).hex() for s in sims]
+            for i, sim in enumerate(sims):
+                out = sim.report(ws, [Heard(ephids[(i ^ shift) % len(sims)], -55, -50, 9)])
+                processor.handle(out.topic, out.payload)
+                if (w * len(sims) + i + 1) % every == 0:
+                    checkpoint(first=False)
+            if (w + 1) % 5 == 0 or w + 1 == windows:
+                gauges = processor.gauges()
+                samples.append(
+                    {
+                        "window": w + 1,
+                        "meetings_closed": processor.counters["meetings"],
+                        "open_pairs": gauges["open_pairs"],
+                        "open_windows": gauges["open_windows"],
+                        "pending_half_contacts": gauges["pending_half_contacts"],
+                        "contact_files_kb": sum(journal.contact_sizes()) / 1e3,
+                        "replay_files_kb": sum(journal.replay_sizes()) / 1e3,
+                        "state_file_kb": (Path(tmp) / "state.json").stat().st_size / 1e3,
+                        "rss_mb": resident_mb(),
+                    }
+                )
+        journal.close()
+    return {
+        "active_badges": active,
+        "windows": windows,
+        "checkpoints": len(times),
+        "checkpoint_ms_median": 1000 * statistics.median(times),
+        "bases_written": bases,
+        "samples": samples,
+    }
+
+
+def pairs_stream(bundles: Sequence[ProvisioningBundle], windows: int) -> list[Message]:
+    """``windows`` windows of reports of every badge, each facing one partner (i ^ 1)."""
+    start = 1_780_563_600
+    sims = [Badge.from_bundle(b, start_time=start) for b in bundles]
+    messages: list[Message] = []
+    for w in range(windows):
+        ws = start + 20 * w
+        ephids = [s.ephid(ws).hex() for s in sims]
+        for i, sim in enumerate(sims):
+            out = sim.report(ws, [Heard(ephids[(i ^ 1) % len(sims)], -55, -50, 9)])
+            messages.append((out.topic, out.payload))
+    return messages
+
+
+def run_active_latency(active: int, windows: int, rate: float) -> dict[str, Any]:
+    """Publish-to-journal latency while the open state grows to ``active`` badges in pairs.
+
+    ``windows`` windows of reports of ``active`` badges (``pairs_stream``) at ``rate``/s,
+    default checkpoint interval: the checkpoints' cost grows with the open pairs, as at
+    a large venue, unlike the small crowd of ``run_latency``.
+    """
+    bundles = bundles_for(active)
+    messages = pairs_stream(bundles, windows)
+    with tempfile.TemporaryDirectory() as tmp, Broker(Path(tmp) / "broker") as broker:
+        result = run_latency(broker, registry_of(bundles), messages, rate, 0.02)
+    return {"active_badges": active, "messages": len(messages), **result}
+
+
+def resident_mb() -> float:
+    """This process's resident memory (VmRSS), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1e3
+    return float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--badges", type=int, default=200)
@@ -500,6 +696,10 @@ def main() -> None:
     parser.add_argument("--checkpoint-intervals", type=float, nargs="+", default=[1.0, 0.05, 0.02])
     parser.add_argument("--active", type=int, default=10_000)
     parser.add_argument("--memory-windows", type=int, default=3)
+    parser.add_argument("--long-windows", type=int, default=40, help="0: skip the long run")
+    parser.add_argument(
+        "--active-latency-windows", type=int, default=3, help="0: skip the latency at --active"
+    )
     parser.add_argument("--core", type=int, default=0)
     parser.add_argument("--json", type=Path, help="Write the results here too.")
     args = parser.parse_args()
@@ -514,25 +714,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, Broker(Path(tmp) / "broker") as broker:
         rates: dict[str, list[float]] = {}
         for _ in range(args.repeats):
-            measured = {
+            measured: dict[str, Rate | GatewayRate] = {
                 "paho": run_paho(broker, messages),
                 "verify": run_verify(registry, messages),
-                "gateway": run_gateway(broker, registry, messages),
+                "gateway_asyncio": run_gateway(broker, registry, messages, "asyncio"),
+                "gateway_paho": run_gateway(broker, registry, messages, "paho"),
+                "receive_asyncio": run_receive(broker, messages),
             }
-            for name, (wall, cpu) in measured.items():
+            for name, (wall, cpu, *whole) in measured.items():
                 rates.setdefault(name, []).append(wall)
                 rates.setdefault(f"{name}_cpu", []).append(cpu)
+                if whole:
+                    rates.setdefault(f"{name}_cpu_whole", []).append(whole[0])
         medians = {k: statistics.median(v) for k, v in rates.items()}
         results["runs_msg_per_s"] = rates
         results["median_msg_per_s"] = medians
-        results["ratio_c_over_min_ab"] = medians["gateway"] / min(
-            medians["paho"], medians["verify"]
-        )
-        # the same ratio in CPU time of the measuring process: less sensitive to other
-        # load on the machine (a's CPU is the subscriber's only, not the broker's)
-        results["ratio_c_over_min_ab_cpu"] = medians["gateway_cpu"] / min(
-            medians["paho_cpu"], medians["verify_cpu"]
-        )
+        results["default_client"] = GatewaySettings.model_fields["mqtt_client"].default
+        # the ratios in CPU time of the measuring process are less sensitive to other load
+        # on the machine (a's and d's CPU is the client's only, not the broker's)
+        for client in ("asyncio", "paho"):
+            for unit, base in (("", ""), ("_cpu", "_cpu"), ("_cpu_whole", "_cpu")):
+                results[f"ratio_c_over_min_ab{unit}_{client}"] = medians[
+                    f"gateway_{client}{unit}"
+                ] / min(medians[f"paho{base}"], medians[f"verify{base}"])
+        results["load_average"] = os.getloadavg()
         print(json.dumps(results, indent=2))  # noqa: T201 - a benchmark reports on stdout
         paced = messages[: int(args.rate * args.latency_seconds)]
         results["latency"] = [
@@ -542,6 +747,14 @@ def main() -> None:
         print(json.dumps(results["latency"], indent=2))  # noqa: T201
     results["memory"] = run_memory(args.active, args.memory_windows)
     print(json.dumps(results["memory"], indent=2))  # noqa: T201
+    if args.active_latency_windows:
+        results["latency_active"] = run_active_latency(
+            args.active, args.active_latency_windows, args.rate
+        )
+        print(json.dumps(results["latency_active"], indent=2))  # noqa: T201
+    if args.long_windows:
+        results["long_run"] = run_long(args.active, args.long_windows)
+        print(json.dumps(results["long_run"], indent=2))  # noqa: T201
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

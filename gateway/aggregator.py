@@ -13,20 +13,37 @@ at ``end = last.start + window`` only if it starts at or before ``end + gap_tole
 Hence the run is final once ``end + gap_tolerance <= W - lateness - window``. Runs
 earlier in the same pair end earlier still, and a window that could bridge two runs
 would have to start before the later one, so it is covered by the same bound.
+
+Every change to the open windows is also written as a binary record (``gateway.record``)
+for the journal's contact log (see ``gateway.pairing``): a window set to its RSSI pair,
+a run of windows closed. ``dump`` writes the records of every open window (a base).
 """
 
 from __future__ import annotations
 
 import statistics
+import struct
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from gateway.pairing import Contact
+from gateway.record import RecordReader, names
 from protocol.api import DetectionSettings, Meeting
 from protocol.ids import meeting_id
 
 Pair = tuple[str, str]
+
+WINDOW = b"W"
+"""Record: pair (a, b)'s contact window now has these RSSIs. ``>qii`` start, rssi a, b; names."""
+CLOSED = b"R"
+"""Record: pair (a, b)'s windows from first to last start were closed. ``>qq``; names a, b."""
+RECORD_TAGS = (WINDOW, CLOSED)
+
+_TAG_QII = struct.Struct(">cqii")
+_TAG_QQ = struct.Struct(">cqq")
+_QII = struct.Struct(">qii")
+_QQ = struct.Struct(">qq")
 
 
 class Aggregator:
@@ -55,6 +72,7 @@ class Aggregator:
         self.zone = zone
         self._counters = counters
         self._open: dict[Pair, dict[int, tuple[int, int]]] = {}
+        self._changes = bytearray()
 
     @property
     def open_pairs(self) -> int:
@@ -77,6 +95,9 @@ class Aggregator:
         if seen is not None:
             rssi = (max(seen[0], rssi[0]), max(seen[1], rssi[1]))
         windows[contact.window_start] = rssi
+        self._changes += _TAG_QII.pack(WINDOW, contact.window_start, *rssi) + names(
+            contact.a, contact.b
+        )
 
     def is_final(self, last_start: int, watermark: int) -> bool:
         """True when no acceptable window can extend a run whose last window starts there."""
@@ -108,6 +129,7 @@ class Aggregator:
                     meetings.append(meeting)
                 for start in run:
                     del windows[start]
+                self._changes += _TAG_QQ.pack(CLOSED, run[0], run[-1]) + names(*pair)
             if not windows:
                 del self._open[pair]
         meetings.sort(key=lambda m: (m.first_seen, m.id))
@@ -146,6 +168,53 @@ class Aggregator:
             rssi_median_dbm=round(statistics.median(rssi)),
         )
 
+    def take_changes(self) -> bytes:
+        """Return the change records since the last call (for the journal), and forget them."""
+        changes = bytes(self._changes)
+        self._changes.clear()
+        return changes
+
+    @property
+    def pending_changes(self) -> int:
+        """Bytes of change records not yet taken."""
+        return len(self._changes)
+
+    def dump(self) -> bytes:
+        """The records of every open window (a base); take pending changes first."""
+        return b"".join(
+            _TAG_QII.pack(WINDOW, start, ra, rb) + named
+            for (a, b), windows in self._open.items()
+            for named in (names(a, b),)
+            for start, (ra, rb) in windows.items()
+        )
+
+    def clear(self) -> None:
+        """Forget every open window and any pending changes (before loading a base)."""
+        self._open = {}
+        self._changes.clear()
+
+    def apply(self, tag: bytes, reader: RecordReader) -> None:
+        """Replay one record (its tag already read) as the change it describes.
+
+        Raises:
+            ValueError: the record is cut off, does not parse, or ``tag`` is not ours.
+        """
+        if tag == WINDOW:
+            start, ra, rb = reader.fields(_QII)
+            pair = (reader.name(), reader.name())
+            self._open.setdefault(pair, {})[start] = (ra, rb)
+        elif tag == CLOSED:
+            first, last = reader.fields(_QQ)
+            pair = (reader.name(), reader.name())
+            windows = self._open.get(pair)
+            if windows is not None:
+                for start in [s for s in windows if first <= s <= last]:
+                    del windows[start]
+                if not windows:
+                    del self._open[pair]
+        else:
+            raise ValueError(f"contact record tag {tag!r} is not an aggregator record")
+
     def snapshot(self) -> dict[str, Any]:
         """Return the open windows, JSON-ready: ``[[a, b, [[start, rssi_a, rssi_b]...]]...]``."""
         return {
@@ -161,7 +230,7 @@ class Aggregator:
         Raises:
             KeyError, TypeError, ValueError: the snapshot does not fit.
         """
-        self._open = {}
+        self.clear()
         for a, b, windows in state["pairs"]:
             self._open[(str(a), str(b))] = {
                 int(start): (int(ra), int(rb)) for start, ra, rb in windows

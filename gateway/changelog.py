@@ -1,13 +1,16 @@
 """A base blob plus an append-only log of changes, on disk, made durable by the journal's state.
 
-Used for the replay memory (``gateway.replay``), which is too large to rewrite at every
-checkpoint (about 2 KB per badge). Files, by generation ``g``: ``{name}-{g}.base``
-(written atomically: temporary file, fsync, rename) and ``{name}-{g}.log`` (appended to,
-then fsynced). Nothing here is valid by itself: the journal's state document holds the
-*pointer* ``{"gen": g, "log": n}``, written atomically after the files, and only the
-first ``n`` bytes of the log of generation ``g`` count. So a crash at any moment leaves
-either the old pointer (bytes appended after it are cut off on open, and files of a newer
-generation are deleted) or the new one (its files were fsynced before it was written).
+Used for the replay memory (``gateway.replay``, about 2 KB per badge) and the contact
+state (``gateway.pairing``, ``gateway.aggregator``: records of pending half-contacts, taps
+and open windows), both too large to rewrite at every checkpoint. Files, by generation
+``g``: ``{name}-{g}.base`` (written atomically: temporary file, fsync, rename) and
+``{name}-{g}.log`` (appended to, then fsynced). Nothing here is valid by itself: the
+journal's state document holds the *pointer* ``{"gen": g, "log": n, "base": b}``, written
+atomically after the files, and only the first ``n`` bytes of the log of generation ``g``
+count (``b``, the base's size, tells a damaged or missing base from an empty one; pointers
+without it are still read). So a crash at any moment leaves either the old pointer (bytes
+appended after it are cut off on open, and files of a newer generation are deleted) or the
+new one (its files were fsynced before it was written).
 
 Two steps per checkpoint: ``stage(changes, base)`` writes the files (``changes`` are all
 changes since the last committed pointer; a ``base`` replaces everything and starts a new
@@ -73,6 +76,7 @@ class ChangeLog:
         try:
             self._gen = int(pointer["gen"]) if pointer else 0
             self._log = int(pointer["log"]) if pointer else 0
+            committed_base = int(pointer["base"]) if pointer and "base" in pointer else None
         except (KeyError, TypeError, ValueError) as exc:
             raise JournalError(f"{self._name} pointer does not parse: {exc!r:.100}") from exc
         self._staged = None
@@ -91,6 +95,10 @@ class ChangeLog:
             self._log = size
         base = self.path(self._gen, "base")
         self._base = base.stat().st_size if base.exists() else 0
+        if committed_base is not None and self._base != committed_base:
+            logger.error(
+                "%s holds %d bytes, %d were committed", base.name, self._base, committed_base
+            )
         fsync_directory(self._dir)
 
     def read(self) -> tuple[bytes, bytes]:
@@ -140,8 +148,8 @@ class ChangeLog:
 
     def pointer(self) -> dict[str, int]:
         """The pointer to write in the state document: the staged one if any."""
-        gen, log, _ = self._staged or (self._gen, self._log, self._base)
-        return {"gen": gen, "log": log}
+        gen, log, base = self._staged or (self._gen, self._log, self._base)
+        return {"gen": gen, "log": log, "base": base}
 
     def commit(self) -> None:
         """The state holding ``pointer()`` is durable: adopt it, delete older generations."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,11 @@ class GatewaySettings(BaseSettings):
     watermark_quorum: int = Field(default=2, ge=1)
     segment_seconds: int = Field(default=300, ge=1)
     queue_size: int = Field(default=10_000, ge=1)
+    mqtt_client: Literal["asyncio", "paho"] = Field(
+        default="asyncio",
+        description="the MQTT client: asyncio (gateway.mqtt_asyncio, on the event loop) or "
+        "paho (gateway.subscriber, paho's network thread)",
+    )
     ble: bool = Field(default=False, description="scan BLE advertisements (bleak, BlueZ)")
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 = no metrics endpoint")

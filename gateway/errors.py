@@ -4,8 +4,9 @@ GatewayError
  ├── VerificationError(code)       a badge message was rejected; ``code`` is its counter label
  ├── ForwardError(retryable)       the server did not take a batch of meetings
  ├── RegistryError                 the event registry could not be fetched, decoded or applied
- └── JournalError                  the journal could not be read or written
-      └── CorruptJournalFile(path) a journal file does not parse (cut off mid-write, truncated)
+ ├── JournalError                  the journal could not be read or written
+ │    └── CorruptJournalFile(path) a journal file does not parse (cut off mid-write, truncated)
+ └── MqttProtocolError             the broker sent bytes that are not an MQTT 3.1.1 packet for us
 """
 
 from __future__ import annotations
@@ -65,3 +66,7 @@ class CorruptJournalFile(JournalError):
     def __init__(self, detail: str, *, path: Path) -> None:
         super().__init__(detail)
         self.path = path
+
+
+class MqttProtocolError(GatewayError):
+    """The broker sent a malformed or unexpected packet; the connection is dropped."""

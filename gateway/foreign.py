@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from gateway.subscriber import MqttSubscriber, Received
+from gateway.mqtt_client import MqttClient, Received
 from protocol.errors import MalformedMessage
 from protocol.topics import PREFIX, BadgeChannel, parse_badge_topic
 
@@ -28,14 +28,14 @@ class ForeignCheckIns:
     """Feeds other events' check-ins to the readers; our own event's copies are skipped.
 
     Args:
-        subscriber: an ``MqttSubscriber`` on ``SUBSCRIPTION`` with its own client id.
+        subscriber: an ``MqttClient`` on ``SUBSCRIPTION`` with its own client id.
         event: our event (its check-ins come through the main subscription).
         decide: called with (topic, payload) of each check-in of another event.
         wake: called after each message (it waits for a checkpoint).
     """
 
     def __init__(
-        self, subscriber: MqttSubscriber, event: str, decide: Decide, wake: Callable[[], None]
+        self, subscriber: MqttClient, event: str, decide: Decide, wake: Callable[[], None]
     ) -> None:
         self._subscriber = subscriber
         self._event = event

@@ -8,10 +8,11 @@ file small and to write in batches (design.md section 4):
 - one ``state.json`` holds the compact processing state and the forward cursor;
 - ``checkpoint(meetings, state)`` does one write per file it touches, after which the
   caller may acknowledge the MQTT messages the state covers;
-- the replay memory, too large to rewrite at every checkpoint, is a base file plus an
-  append-only log (``gateway.changelog``): ``save_replay(changes)`` before a checkpoint
-  appends what changed, the checkpoint's state write makes it count, and now and then
-  (``replay_needs_base()``) a new base replaces the log.
+- the replay memory and the contact state (pending half-contacts and taps, open windows),
+  too large to rewrite at every checkpoint, are each a base file plus an append-only log
+  (``gateway.changelog``): ``save_replay(changes)`` and ``save_contacts(changes)`` before
+  a checkpoint append what changed, the checkpoint's state write makes it count, and now
+  and then (``replay_needs_base()``, ``contacts_needs_base()``) a new base replaces a log.
 
 Writes are atomic (``gateway.storage``: temporary file in the same directory, fsync,
 rename, fsync of the directory), so only a stray temporary file or a hand-truncated
@@ -48,7 +49,21 @@ STATE_FILE = "state.json"
 _SEGMENT = re.compile(r"^segment-(\d{1,20})\.json$")
 _STATE_DOC = 1
 
-__all__ = ["STATE_FILE", "AtomicJSONStorage", "Journal", "MemoryJournal", "TinyDBJournal"]
+REPLAY = "replay"
+CONTACTS = "contacts"
+LOGS = (REPLAY, CONTACTS)
+"""The kinds of state kept as base + log, by file name prefix and state-document field."""
+
+__all__ = [
+    "CONTACTS",
+    "LOGS",
+    "REPLAY",
+    "STATE_FILE",
+    "AtomicJSONStorage",
+    "Journal",
+    "MemoryJournal",
+    "TinyDBJournal",
+]
 
 
 class Journal(Protocol):
@@ -94,6 +109,24 @@ class Journal(Protocol):
         """True when the next ``save_replay`` should carry a whole base (the log grew long)."""
         ...
 
+    def load_contacts(self) -> tuple[bytes, bytes]:
+        """Return the contact state of the last checkpoint: (base, changes after it)."""
+        ...
+
+    def save_contacts(self, changes: bytes, base: bytes | None = None) -> None:
+        """Stage the contact changes since the last checkpoint (or a whole new ``base``).
+
+        They count once the next ``checkpoint`` returns, like ``save_replay``.
+
+        Raises:
+            JournalError: nothing was staged; call again with the same arguments.
+        """
+        ...
+
+    def contacts_needs_base(self) -> bool:
+        """True when the next ``save_contacts`` should carry a whole base."""
+        ...
+
     def peek_batch(self, n: int) -> list[Meeting]:
         """Return up to ``n`` unforwarded meetings, oldest segment first, in journal order."""
         ...
@@ -121,8 +154,8 @@ class MemoryJournal:
     def __init__(self, segment_seconds: int = 300) -> None:
         self._ledger = Ledger(segment_seconds)
         self._state: bytes | None = None
-        self._replay = (b"", b"")
-        self._staged: tuple[bytes, bytes] | None = None
+        self._logs = {kind: (b"", b"") for kind in LOGS}
+        self._staged: dict[str, tuple[bytes, bytes]] = {}
         self._lock = threading.Lock()
         self._is_open = False
 
@@ -159,27 +192,48 @@ class MemoryJournal:
                 for meeting in group:
                     self._ledger.add(index, meeting)
             self._state = encoded
-            if self._staged is not None:
-                self._replay, self._staged = self._staged, None
+            self._logs.update(self._staged)
+            self._staged.clear()
             for index in self._ledger.removable():
                 self._ledger.remove(index)
 
     def load_replay(self) -> tuple[bytes, bytes]:
         """Return the replay memory of the last checkpoint."""
-        with self._lock:
-            self._check_open()
-            return self._replay
+        return self._load_log(REPLAY)
 
     def save_replay(self, changes: bytes, base: bytes | None = None) -> None:
         """Stage replay changes (or a new base) for the next checkpoint."""
-        with self._lock:
-            self._check_open()
-            old_base, old_log = self._replay
-            self._staged = (base, b"") if base is not None else (old_base, old_log + changes)
+        self._save_log(REPLAY, changes, base)
 
     def replay_needs_base(self) -> bool:
         """True when the changes outgrew the base."""
-        base, log = self._replay
+        return self._needs_base(REPLAY)
+
+    def load_contacts(self) -> tuple[bytes, bytes]:
+        """Return the contact state of the last checkpoint."""
+        return self._load_log(CONTACTS)
+
+    def save_contacts(self, changes: bytes, base: bytes | None = None) -> None:
+        """Stage contact changes (or a new base) for the next checkpoint."""
+        self._save_log(CONTACTS, changes, base)
+
+    def contacts_needs_base(self) -> bool:
+        """True when the changes outgrew the base."""
+        return self._needs_base(CONTACTS)
+
+    def _load_log(self, kind: str) -> tuple[bytes, bytes]:
+        with self._lock:
+            self._check_open()
+            return self._logs[kind]
+
+    def _save_log(self, kind: str, changes: bytes, base: bytes | None) -> None:
+        with self._lock:
+            self._check_open()
+            old_base, old_log = self._logs[kind]
+            self._staged[kind] = (base, b"") if base is not None else (old_base, old_log + changes)
+
+    def _needs_base(self, kind: str) -> bool:
+        base, log = self._logs[kind]
         return len(log) > max(len(base), MIN_COMPACT_BYTES)
 
     def peek_batch(self, n: int) -> list[Meeting]:
@@ -221,7 +275,7 @@ class TinyDBJournal:
         self._state_file: AtomicJSONStorage | None = None
         self._doc: dict[str, Any] = {}
         self._state: dict[str, Any] | None = None
-        self._replay = ChangeLog(self._dir, "replay")
+        self._logs = {kind: ChangeLog(self._dir, kind) for kind in LOGS}
         self._lock = threading.RLock()
 
     @property
@@ -260,12 +314,13 @@ class TinyDBJournal:
             self._load_segment(index, path)
         processing = doc.get("processing")
         self._state = dict(processing) if isinstance(processing, dict) else None
-        replay = doc.get("replay")
-        try:
-            self._replay.open(replay if isinstance(replay, dict) else None)
-        except JournalError as exc:
-            logger.error("journal replay files unusable (%s); starting without them", exc)
-            self._replay.open(None)
+        for kind, log in self._logs.items():
+            pointer = doc.get(kind)
+            try:
+                log.open(pointer if isinstance(pointer, dict) else None)
+            except JournalError as exc:
+                logger.error("journal %s files unusable (%s); starting without them", kind, exc)
+                log.open(None)
         try:
             self._ledger.apply_cursor(dict(doc.get("cursor") or {}))
         except (TypeError, ValueError) as exc:
@@ -322,10 +377,11 @@ class TinyDBJournal:
             fields = {
                 "processing": dict(state),
                 "cursor": self._ledger.cursor(),
-                "replay": self._replay.pointer(),
+                **{kind: log.pointer() for kind, log in self._logs.items()},
             }
             self._translate(lambda: self._write_state(fields))
-            self._replay.commit()
+            for log in self._logs.values():
+                log.commit()
             self._state = dict(state)
             self._drop_finished()
 
@@ -336,7 +392,7 @@ class TinyDBJournal:
             JournalError: its files cannot be read.
         """
         with self._lock:
-            return self._replay.read()
+            return self._logs[REPLAY].read()
 
     def save_replay(self, changes: bytes, base: bytes | None = None) -> None:
         """Append replay changes (or write a new base generation) for the next checkpoint.
@@ -345,15 +401,41 @@ class TinyDBJournal:
             JournalError: a write failed; the last checkpoint's replay files are intact.
         """
         with self._lock:
-            self._replay.stage(changes, base)
+            self._logs[REPLAY].stage(changes, base)
 
     def replay_needs_base(self) -> bool:
         """True when the replay log outgrew its base (read without the lock)."""
-        return self._replay.needs_base()
+        return self._logs[REPLAY].needs_base()
 
     def replay_sizes(self) -> tuple[int, int]:
         """Committed (base, log) bytes of the replay memory (for tests and diagnostics)."""
-        return self._replay.sizes
+        return self._logs[REPLAY].sizes
+
+    def load_contacts(self) -> tuple[bytes, bytes]:
+        """Return the contact state of the last checkpoint: (base, changes after it).
+
+        Raises:
+            JournalError: its files cannot be read.
+        """
+        with self._lock:
+            return self._logs[CONTACTS].read()
+
+    def save_contacts(self, changes: bytes, base: bytes | None = None) -> None:
+        """Append contact changes (or write a new base generation) for the next checkpoint.
+
+        Raises:
+            JournalError: a write failed; the last checkpoint's contact files are intact.
+        """
+        with self._lock:
+            self._logs[CONTACTS].stage(changes, base)
+
+    def contacts_needs_base(self) -> bool:
+        """True when the contact log outgrew its base (read without the lock)."""
+        return self._logs[CONTACTS].needs_base()
+
+    def contact_sizes(self) -> tuple[int, int]:
+        """Committed (base, log) bytes of the contact state (for tests and diagnostics)."""
+        return self._logs[CONTACTS].sizes
 
     def peek_batch(self, n: int) -> list[Meeting]:
         """Return up to ``n`` unforwarded meetings."""

@@ -4,18 +4,42 @@ Pure: no I/O, no clock. A *half-contact* (A->B, w) is A hearing, in window w, an
 that resolves to B at or above the event's RSSI threshold. When both (A->B, w) and
 (B->A, w) exist, the pair is in contact during w; that ``Contact`` is emitted once.
 Halves whose window can no longer be completed are dropped and counted as evidence.
+
+Every change to that state is also written as a binary record (``gateway.record``) to a
+buffer that ``take_changes`` hands to the journal's contact log, so a checkpoint writes
+only what changed; ``dump`` writes the records that rebuild the whole state (a *base*)
+and ``apply`` replays one record, so base + log give back exactly the same state.
 """
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.record import RecordReader, names
 from gateway.registry import BadgeRegistry
 from protocol.api import Meeting
 from protocol.ids import meeting_id
 from protocol.messages import SightingReport, TapHalf, TapTranscript
+
+HALF = b"H"
+"""Record: half-contact (hearer -> heard, window w) now has this RSSI. ``>qi`` w, rssi; names."""
+CONTACT = b"C"
+"""Record: pair (a, b) contacted in window w, both halves gone. ``>q`` w; names a, b."""
+EXPIRE = b"X"
+"""Record: everything of windows and taps at or before the horizon dropped. ``>q`` horizon."""
+TAP_HALF = b"T"
+"""Record: a tap transcript was sent by a badge. ``>q`` t; names a, b, nonce_a, nonce_b, sender."""
+TAP_DONE = b"U"
+"""Record: a tap transcript is complete (forgotten). ``>q`` t; names a, b, nonce_a, nonce_b."""
+RECORD_TAGS = (HALF, CONTACT, EXPIRE, TAP_HALF, TAP_DONE)
+
+_TAG_Q = struct.Struct(">cq")
+_TAG_QI = struct.Struct(">cqi")
+_Q = struct.Struct(">q")
+_QI = struct.Struct(">qi")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +77,7 @@ class Pairing:
         self._halves: dict[int, dict[tuple[str, str], int]] = {}
         self._contacted: dict[int, set[tuple[str, str]]] = {}
         self._taps: dict[TapTranscript, set[str]] = {}
+        self._changes = bytearray()
 
     @property
     def pending_halves(self) -> int:
@@ -80,10 +105,12 @@ class Pairing:
             back = halves.pop((other, report.badge), None)
             if back is None:
                 key = (report.badge, other)
-                halves[key] = max(rssi, halves.get(key, rssi))
+                value = halves[key] = max(rssi, halves.get(key, rssi))
+                self._changes += _TAG_QI.pack(HALF, w, value) + names(report.badge, other)
                 continue
             halves.pop((report.badge, other), None)
             contacted.add(pair)
+            self._changes += _TAG_Q.pack(CONTACT, w) + names(*pair)
             contacts.append(Contact.of(report.badge, other, w, rssi, back))
         return contacts
 
@@ -109,8 +136,10 @@ class Pairing:
         senders = self._taps.setdefault(transcript, set())
         senders.add(half.badge)
         if senders != {transcript.badge_a, transcript.badge_b}:
+            self._changes += _tap_record(TAP_HALF, transcript, half.badge)
             return None
         del self._taps[transcript]
+        self._changes += _tap_record(TAP_DONE, transcript)
         event = self._registry.event
         return Meeting(
             id=meeting_id("tap", event, transcript.badge_a, transcript.badge_b, transcript.t),
@@ -135,14 +164,91 @@ class Pairing:
         """
         settings = self._registry.settings
         horizon = watermark - settings.allowed_lateness_seconds - settings.window_seconds
-        for w in [w for w in self._halves if w <= horizon]:
-            self._counters["single_sided"] += len(self._halves.pop(w))
+        halves, taps = self._drop_through(horizon)
+        if halves >= 0:
+            self._counters["single_sided"] += halves
+            self._counters["single_sided_taps"] += taps
+            self._changes += _TAG_Q.pack(EXPIRE, horizon)
+
+    def _drop_through(self, horizon: int) -> tuple[int, int]:
+        """Drop windows and taps at or before ``horizon``; return (halves, taps) dropped.
+
+        Halves are -1 when nothing at all was there to drop.
+        """
+        windows = [w for w in self._halves if w <= horizon]
+        windows += [w for w in self._contacted if w <= horizon and w not in self._halves]
+        transcripts = [t for t in self._taps if t.t <= horizon]
+        if not windows and not transcripts:
+            return -1, 0
+        halves = 0
+        for w in windows:
+            halves += len(self._halves.pop(w, ()))
             self._contacted.pop(w, None)
-        for w in [w for w in self._contacted if w <= horizon]:
-            del self._contacted[w]
-        for transcript in [t for t in self._taps if t.t <= horizon]:
+        for transcript in transcripts:
             del self._taps[transcript]
-            self._counters["single_sided_taps"] += 1
+        return halves, len(transcripts)
+
+    def take_changes(self) -> bytes:
+        """Return the change records since the last call (for the journal), and forget them."""
+        changes = bytes(self._changes)
+        self._changes.clear()
+        return changes
+
+    @property
+    def pending_changes(self) -> int:
+        """Bytes of change records not yet taken."""
+        return len(self._changes)
+
+    def dump(self) -> bytes:
+        """The records that rebuild the whole state (a base); take pending changes first."""
+        parts: list[bytes] = []
+        for w, pairs in self._contacted.items():
+            head = _TAG_Q.pack(CONTACT, w)
+            parts.extend(head + names(a, b) for a, b in pairs)
+        for w, halves in self._halves.items():
+            for (hearer, heard), rssi in halves.items():
+                parts.append(_TAG_QI.pack(HALF, w, rssi) + names(hearer, heard))
+        for transcript, senders in self._taps.items():
+            parts.extend(_tap_record(TAP_HALF, transcript, sender) for sender in sorted(senders))
+        return b"".join(parts)
+
+    def clear(self) -> None:
+        """Forget the whole state and any pending changes (before loading a base)."""
+        self._halves = {}
+        self._contacted = {}
+        self._taps = {}
+        self._changes.clear()
+
+    def apply(self, tag: bytes, reader: RecordReader) -> None:
+        """Replay one record (its tag already read) as the change it describes.
+
+        Raises:
+            ValueError: the record is cut off, does not parse, or ``tag`` is not ours.
+        """
+        if tag == HALF:
+            w, rssi = reader.fields(_QI)
+            hearer, heard = reader.name(), reader.name()
+            self._halves.setdefault(w, {})[(hearer, heard)] = rssi
+        elif tag == CONTACT:
+            (w,) = reader.fields(_Q)
+            a, b = reader.name(), reader.name()
+            halves = self._halves.setdefault(w, {})
+            halves.pop((a, b), None)
+            halves.pop((b, a), None)
+            self._contacted.setdefault(w, set()).add((a, b))
+        elif tag == EXPIRE:
+            (horizon,) = reader.fields(_Q)
+            self._drop_through(horizon)
+        elif tag in (TAP_HALF, TAP_DONE):
+            (t,) = reader.fields(_Q)
+            a, b, nonce_a, nonce_b = (reader.name() for _ in range(4))
+            transcript = TapTranscript(badge_a=a, badge_b=b, nonce_a=nonce_a, nonce_b=nonce_b, t=t)
+            if tag == TAP_HALF:
+                self._taps.setdefault(transcript, set()).add(reader.name())
+            else:
+                self._taps.pop(transcript, None)
+        else:
+            raise ValueError(f"contact record tag {tag!r} is not a pairing record")
 
     def snapshot(self) -> dict[str, Any]:
         """Return pending halves, emitted pairs of open windows and pending taps, JSON-ready."""
@@ -167,9 +273,7 @@ class Pairing:
         Raises:
             KeyError, TypeError, ValueError: the snapshot does not fit.
         """
-        self._halves = {}
-        self._contacted = {}
-        self._taps = {}
+        self.clear()
         for w, hearer, heard, rssi in state["halves"]:
             self._halves.setdefault(int(w), {})[(str(hearer), str(heard))] = int(rssi)
         for w, a, b in state["contacted"]:
@@ -179,3 +283,9 @@ class Pairing:
                 badge_a=str(a), badge_b=str(b), nonce_a=str(nonce_a), nonce_b=str(nonce_b), t=int(t)
             )
             self._taps[transcript] = {str(s) for s in senders}
+
+
+def _tap_record(tag: bytes, transcript: TapTranscript, sender: str | None = None) -> bytes:
+    t = transcript
+    named = (t.badge_a, t.badge_b, t.nonce_a, t.nonce_b) + ((sender,) if sender else ())
+    return _TAG_Q.pack(tag, t.t) + names(*named)

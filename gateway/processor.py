@@ -3,6 +3,12 @@
 Pure: no I/O; wall time comes from the injected Clock (live mode only). The service
 feeds it MQTT messages one by one, takes the meetings it closes at each checkpoint,
 and journals ``snapshot()`` so that a restart resumes where the checkpoint left off.
+
+Two parts of the state grow with the crowd and are journaled incrementally instead, each
+as a base plus an append-only log of changes: the verifier's replay memory (``replay``)
+and the *contact state* (the pairing's pending half-contacts and taps, the aggregator's
+open windows: ``take_contact_changes``, ``dump_contacts``, ``load_contacts``). So
+``snapshot()`` holds only what stays small: counters, watermark, check-in readers.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from gateway import aggregator, pairing
 from gateway.aggregator import Aggregator
 from gateway.clock import Clock
 from gateway.errors import JournalError
@@ -19,6 +26,7 @@ from gateway.pairing import Pairing
 from gateway.ratelog import RateLimitedLog
 from gateway.readers import COUNTERS as READER_COUNTERS
 from gateway.readers import Readers, is_checkin_topic
+from gateway.record import RecordReader
 from gateway.registry import BadgeRegistry
 from gateway.replay import ReplayMemory
 from gateway.verifier import DUPLICATE, REASONS, Verdict, Verifier
@@ -28,7 +36,8 @@ from protocol.messages import BadgeStatus, CheckIn, SightingReport, TapHalf
 
 logger = logging.getLogger(__name__)
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+"""2: the contact state is journaled apart (``load_contacts``); 1 carried it (still read)."""
 
 COUNTERS = (
     "received",
@@ -242,22 +251,63 @@ class Processor:
         }
 
     def snapshot(self) -> dict[str, Any]:
-        """Return the whole processing state, JSON-ready, for a checkpoint.
+        """Return the compact processing state, JSON-ready, for a checkpoint.
 
-        Meetings not yet taken are not part of it: take them first.
+        Meetings not yet taken are not part of it: take them first. Neither are the replay
+        memory and the contact state (journaled apart, incrementally).
         """
         return {
             "version": STATE_VERSION,
             "event": self._registry.event,
             "counters": {name: value for name, value in self.counters.items() if value},
             "verifier": self._verifier.snapshot(),
-            "pairing": self._pairing.snapshot(),
-            "aggregator": self._aggregator.snapshot(),
             **({"readers": self._readers.snapshot()} if self._readers is not None else {}),
         }
 
+    def contact_snapshot(self) -> dict[str, Any]:
+        """The contact state as JSON-ready lists (the form of state version 1; for tests)."""
+        return {"pairing": self._pairing.snapshot(), "aggregator": self._aggregator.snapshot()}
+
+    @property
+    def pending_contact_changes(self) -> int:
+        """Bytes of contact change records not yet taken."""
+        return self._pairing.pending_changes + self._aggregator.pending_changes
+
+    def take_contact_changes(self) -> bytes:
+        """Return the contact state's change records since the last call, and forget them."""
+        return self._pairing.take_changes() + self._aggregator.take_changes()
+
+    def dump_contacts(self) -> bytes:
+        """The records of the whole contact state (a base); take pending changes first."""
+        return self._pairing.dump() + self._aggregator.dump()
+
+    def load_contacts(self, base: bytes, log: bytes) -> None:
+        """Replace the contact state with ``base`` plus the changes in ``log``.
+
+        Raises:
+            ValueError: a record is cut off, does not parse or has an unknown tag (the
+                contact state is then empty).
+        """
+        self._pairing.clear()
+        self._aggregator.clear()
+        try:
+            for blob, what in ((base, "contact base"), (log, "contact log")):
+                reader = RecordReader(blob, what)
+                while not reader.is_done:
+                    tag = reader.tag()
+                    if tag in _PAIRING_TAGS:
+                        self._pairing.apply(tag, reader)
+                    elif tag in _AGGREGATOR_TAGS:
+                        self._aggregator.apply(tag, reader)
+                    else:
+                        raise ValueError(f"{what}: unknown record tag {tag!r}")
+        except ValueError:
+            self._pairing.clear()
+            self._aggregator.clear()
+            raise
+
     def restore(self, state: dict[str, Any]) -> None:
-        """Resume from a checkpointed snapshot.
+        """Resume from a checkpointed snapshot (then ``load_contacts``, unless version 1).
 
         Raises:
             JournalError: the snapshot is for another event or does not fit.
@@ -266,12 +316,16 @@ class Processor:
             raise JournalError(
                 f"journal state is for event {state.get('event')!r:.80}, not {self._registry.event}"
             )
-        if state.get("version") != STATE_VERSION:
+        if state.get("version") not in (1, STATE_VERSION):
             raise JournalError(f"journal state version {state.get('version')!r:.20} unknown")
         try:
             self._verifier.restore(dict(state["verifier"]))
-            self._pairing.restore(dict(state["pairing"]))
-            self._aggregator.restore(dict(state["aggregator"]))
+            if state["version"] == 1:  # it carried the contact state
+                self._pairing.restore(dict(state["pairing"]))
+                self._aggregator.restore(dict(state["aggregator"]))
+            else:
+                self._pairing.clear()
+                self._aggregator.clear()
             if self._readers is not None and "readers" in state:
                 self._readers.restore(dict(state["readers"]))
             counters = {str(k): int(v) for k, v in dict(state["counters"]).items()}
@@ -282,3 +336,7 @@ class Processor:
         if self._readers is not None:
             self.counters.update({name: 0 for name in READER_COUNTERS})
         self.counters.update(counters)
+
+
+_PAIRING_TAGS = frozenset(pairing.RECORD_TAGS)
+_AGGREGATOR_TAGS = frozenset(aggregator.RECORD_TAGS)

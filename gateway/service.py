@@ -45,12 +45,14 @@ from gateway.forwarder import Forwarder
 from gateway.journal import Journal, TinyDBJournal
 from gateway.lag import ForwardLag
 from gateway.metrics import MetricsEndpoint, StatusCollector
+from gateway.mqtt_asyncio import AsyncioMqttClient
+from gateway.mqtt_client import MqttClient, Received
 from gateway.processor import Processor
 from gateway.readers import NoncePolicy, NonceSource, ReaderConfig, Readers, parse_readers
 from gateway.registry import BadgeRegistry
 from gateway.registry_cache import RegistryCache
 from gateway.relay import BleRelay, RelayError
-from gateway.subscriber import MqttSubscriber, Received
+from gateway.subscriber import MqttSubscriber
 from gateway.uplink import Uplink
 from protocol.api import CheckInRecord, GatewayStatus, Meeting, ReaderNonce, Registry
 from protocol.encoding import encode_json
@@ -154,6 +156,38 @@ async def fetch_registry(
     return None
 
 
+def new_mqtt_client(
+    settings: GatewaySettings,
+    *,
+    client_id: str,
+    subscription: str,
+    will_topic: str,
+    will_payload: bytes,
+    rng: random.Random,
+) -> MqttClient:
+    """The MQTT client ``settings.mqtt_client`` names (``asyncio`` or ``paho``)."""
+    if settings.mqtt_client == "paho":
+        return MqttSubscriber(
+            host=settings.broker_host,
+            port=settings.broker_port,
+            client_id=client_id,
+            subscription=subscription,
+            will_topic=will_topic,
+            will_payload=will_payload,
+            queue_size=settings.queue_size,
+        )
+    return AsyncioMqttClient(
+        host=settings.broker_host,
+        port=settings.broker_port,
+        client_id=client_id,
+        subscription=subscription,
+        will_topic=will_topic,
+        will_payload=will_payload,
+        queue_size=settings.queue_size,
+        rng=random.Random(rng.random()),
+    )
+
+
 class Gateway:
     """One running gateway for the event of ``registry``.
 
@@ -196,14 +230,13 @@ class Gateway:
         )
         # One worker: journal calls run in submission order, never concurrently.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
-        self._subscriber = MqttSubscriber(
-            host=settings.broker_host,
-            port=settings.broker_port,
+        self._subscriber = new_mqtt_client(
+            settings,
             client_id=settings.client_id,
             subscription=badge_subscription(registry.event),
             will_topic=self._status_topic,
             will_payload=encode_json(GatewayStatus(gateway=registry.gateway, state="offline")),
-            queue_size=settings.queue_size,
+            rng=rng,
         )
         self._forwarder = Forwarder(
             self._journal,
@@ -232,14 +265,13 @@ class Gateway:
         self._unsaved_checkins: list[CheckInRecord] = []
         self._foreign: ForeignCheckIns | None = None
         if settings.foreign_checkins:
-            foreign = MqttSubscriber(
-                host=settings.broker_host,
-                port=settings.broker_port,
+            foreign = new_mqtt_client(
+                settings,
                 client_id=f"{settings.client_id}-foreign",
                 subscription=FOREIGN_CHECKINS,
                 will_topic=self._status_topic,
                 will_payload=encode_json(GatewayStatus(gateway=registry.gateway, state="offline")),
-                queue_size=settings.queue_size,
+                rng=rng,
             )
             self._foreign = ForeignCheckIns(
                 foreign, registry.event, self._decide_foreign, self._wake_checkpoint
@@ -250,6 +282,8 @@ class Gateway:
         # the first checkpoint writes the whole replay memory as a new base, whatever the
         # journal held before (an older format, or files a failed resume did not use)
         self._replay_base_due = True
+        self._contacts_unsaved = bytearray()  # the same for the contact state
+        self._contacts_base_due = True
         self._waiting = asyncio.Event()
         self._snapshot_s = 0.0
         self._in_flight = 0  # messages of the checkpoint being written
@@ -304,6 +338,7 @@ class Gateway:
             self._lag.journaled(self._journal.unforwarded(), self._clock.now())
             await self._resume()
             await self._load_nonces()
+            await self._replay_checkins()
             if self._settings.ble:
                 self._scanner = await start_scanner(self._presence, self._relay.on_advertisement)
             self._start_metrics()
@@ -361,11 +396,17 @@ class Gateway:
         return self._metrics.port if self._metrics is not None else None
 
     def _journal_checkpoint(
-        self, meetings: list[Meeting], state: dict[str, Any], replay: bytes, base: bytes | None
+        self,
+        meetings: list[Meeting],
+        state: dict[str, Any],
+        replay: bytes,
+        base: bytes | None,
+        contacts: tuple[bytes, bytes | None],
     ) -> int:
         """Run in the journal thread: checkpoint, return how many meetings were new."""
         before = self._journal.unforwarded()
         self._journal.save_replay(replay, base)
+        self._journal.save_contacts(*contacts)
         self._journal.checkpoint(meetings, state)
         return self._journal.unforwarded() - before
 
@@ -382,6 +423,12 @@ class Gateway:
                     self._processor.replay.load(base, changes)
             except ValueError as exc:
                 raise JournalError(f"replay memory does not parse: {exc}") from exc
+            base, changes = await self._io(self._journal.load_contacts)
+            try:
+                if base or changes:  # else none yet, or the state carried them (version 1)
+                    self._processor.load_contacts(base, changes)
+            except ValueError as exc:
+                raise JournalError(f"contact state does not parse: {exc}") from exc
         except JournalError as exc:
             logger.error("cannot resume from the journal state (%s); starting empty", exc)
             self._counters.clear()
@@ -462,6 +509,7 @@ class Gateway:
             replay = bytes(self._replay_unsaved)
             is_base = self._replay_base_due or self._journal.replay_needs_base()
             base = self._processor.replay.dump() if is_base else None
+            contacts = self._take_contacts()
             self._snapshot_s = time.perf_counter() - started
             self._unsaved_checkins.extend(self._processor.take_checkins())
             checkins = list(self._unsaved_checkins)
@@ -472,7 +520,7 @@ class Gateway:
                 if checkins:
                     await self._io(partial(self._checkins.put, checkins))
                 fresh = await self._io(
-                    partial(self._journal_checkpoint, meetings, state, replay, base)
+                    partial(self._journal_checkpoint, meetings, state, replay, base, contacts)
                 )
             except JournalError as exc:
                 self._pending[:0] = acks
@@ -492,6 +540,8 @@ class Gateway:
                 self._checkin_forwarder.wake()
             del self._replay_unsaved[: len(replay)]
             self._replay_base_due = self._replay_base_due and base is None
+            del self._contacts_unsaved[: len(contacts[0])]
+            self._contacts_base_due = self._contacts_base_due and contacts[1] is None
             self._lag.journaled(fresh, self._clock.now())
             self._in_flight = 0
             acked = self._subscriber.ack(acks)
@@ -501,6 +551,12 @@ class Gateway:
             if meetings:
                 self._forwarder.wake()
             return True
+
+    def _take_contacts(self) -> tuple[bytes, bytes | None]:
+        """The contact changes not yet durable, and the whole contact state if a base is due."""
+        self._contacts_unsaved += self._processor.take_contact_changes()
+        is_base = self._contacts_base_due or self._journal.contacts_needs_base()
+        return bytes(self._contacts_unsaved), self._processor.dump_contacts() if is_base else None
 
     async def _publish_relayed(self, topic: str, payload: bytes) -> None:
         """Publish a message the BLE relay received; return once the broker has it."""
@@ -536,6 +592,7 @@ class Gateway:
             gauges["ble_badges_in_zone"] = float(len(self._presence.present()))
         gauges["mqtt_connected"] = float(self._subscriber.is_connected)
         gauges["mqtt_subscribed"] = float(self._subscriber.is_subscribed)
+        gauges["mqtt_protocol_errors"] = float(self._subscriber.protocol_errors)
         if self._foreign is not None:
             gauges["mqtt_foreign_subscribed"] = float(self._foreign.is_subscribed)
         return GatewayStatus(
@@ -555,6 +612,16 @@ class Gateway:
     def _give_back_foreign(self, items: list[Received]) -> None:
         if self._foreign is not None and items:
             self._foreign.give_back(items)
+
+    async def _replay_checkins(self) -> None:
+        """Re-apply journaled check-ins the state may lack (killed between the two writes)."""
+        readers = self._processor.readers
+        if readers is None or not self._checkins.unforwarded():
+            return
+        records = await self._io(partial(self._checkins.peek_batch, self._checkins.unforwarded()))
+        applied = readers.replay_records(records)
+        if applied:
+            logger.warning("%d journaled check-ins were newer than the state; applied", applied)
 
     async def _load_nonces(self) -> None:
         """Add the reader nonces saved at issue time (newer than the last checkpoint)."""

@@ -1,4 +1,7 @@
-"""The MQTT adapter: the only module that imports paho.
+"""MqttSubscriber: the paho implementation of ``gateway.mqtt_client.MqttClient``.
+
+The only module of the gateway that imports paho (``GATEWAY_MQTT_CLIENT=paho``; the
+other implementation is ``gateway.mqtt_asyncio``).
 
 A persistent session (clean_session=False) with manual acknowledgement: a message is
 acknowledged only when the service says its effects are durable, so a killed gateway
@@ -21,27 +24,17 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+from gateway.mqtt_client import Received
+
 logger = logging.getLogger(__name__)
 
 _HANDOFF_POLL_S = 0.2
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """One MQTT message as the processing stage sees it."""
-
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    generation: int
 
 
 class MqttSubscriber:
@@ -99,6 +92,11 @@ class MqttSubscriber:
     def is_subscribed(self) -> bool:
         """True once the broker confirmed the subscription on the current connection."""
         return self._subscribed.is_set()
+
+    @property
+    def protocol_errors(self) -> int:
+        """Always 0: paho handles malformed packets itself (it disconnects and reconnects)."""
+        return 0
 
     async def start(self) -> None:
         """Start paho's network thread; it connects (and reconnects) by itself."""
@@ -177,15 +175,18 @@ class MqttSubscriber:
             logger.info("skipped %d acknowledgements from a previous connection", skipped)
         return sent
 
-    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> mqtt.MQTTMessageInfo:
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         """Publish at QoS 1 (queued by paho while disconnected)."""
+        self._publish(topic, payload, retain)
+
+    def _publish(self, topic: str, payload: bytes, retain: bool) -> mqtt.MQTTMessageInfo:
         if self._client is None:
             raise RuntimeError("subscriber not started")
         return self._client.publish(topic, payload, qos=1, retain=retain)
 
     async def publish_confirmed(self, topic: str, payload: bytes, timeout: float) -> bool:
         """Publish at QoS 1; True once the broker acknowledged it within ``timeout`` seconds."""
-        info = self.publish(topic, payload)
+        info = self._publish(topic, payload, False)
         return await asyncio.to_thread(_wait_acknowledged, info, timeout)
 
     async def stop(self, final: tuple[str, bytes] | None = None, timeout: float = 2.0) -> None:

@@ -3,7 +3,8 @@
 A simulated event is replayed through a real Mosquitto, the real gateway process and the
 real server process (SQLite) while the test kills the gateway with SIGKILL at random moments
 (six times, some restarts immediate, some only after more traffic reached the broker), plants
-a journal file cut off in the middle of a write, restarts the broker once and takes the server
+a journal file cut off in the middle of a write and a torn append (random bytes after the
+committed end) on the contact log, restarts the broker once and takes the server
 down (SIGKILL) for several chunks of traffic, during which the gateway is killed and restarts
 from its cached registry. At the end the server must hold exactly the meetings an undisturbed
 run of the same messages produces: same ids, same content, none missing, none extra.
@@ -31,7 +32,7 @@ import pytest
 from firmware_sim.config import SimSettings
 from firmware_sim.radio import CALIBRATED_RSSI_THRESHOLD_DBM
 from firmware_sim.simulation import simulate
-from gateway.journal import STATE_FILE
+from gateway.journal import CONTACTS, STATE_FILE
 from gateway.processor import Processor
 from gateway.registry import BadgeRegistry
 from inperson.broker import Broker, free_port
@@ -158,6 +159,18 @@ def plant_cut_off_write(journal: Path, rng: random.Random) -> Path:
     return stray
 
 
+def plant_torn_append(journal: Path, rng: random.Random) -> Path:
+    """Leave what a kill while appending to the contact log would: bytes after its committed end.
+
+    Random bytes: a record cut off anywhere, or garbage; either way none of it counts.
+    """
+    doc = msgspec.json.decode((journal / STATE_FILE).read_bytes())["state"]["1"]
+    log = journal / f"{CONTACTS}-{int(doc[CONTACTS]['gen']):012d}.log"
+    with open(log, "ab") as handle:
+        handle.write(rng.randbytes(rng.randrange(1, 64)))
+    return log
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
     broker = Broker(tmp_path / "broker")
@@ -250,6 +263,8 @@ async def run_chaos(site: Site, org: httpx2.Client, rng: random.Random) -> None:
                 await watcher.wait_for(lambda s: s.state == "offline", "the last will")
                 if not planted:
                     planted.append(plant_cut_off_write(journal, rng))
+                elif len(planted) == 1:
+                    planted.append(plant_torn_append(journal, rng))
                 restart_later = rng.random() < 0.5
             await publishing
             if site.gateway.process is None or site.gateway.process.poll() is not None:
@@ -290,5 +305,7 @@ async def run_chaos(site: Site, org: httpx2.Client, rng: random.Random) -> None:
     assert planted and not planted[0].exists()
     assert planted[0].with_name(planted[0].name + ".corrupt").exists()
     assert "is corrupt" in gateway_log
+    # so was the torn append to the contact log: cut back to what the last checkpoint covers
+    assert f"cutting {planted[1].name} back to its committed" in gateway_log, why
     # restarted during the server outage, it went on with its cached registry
     assert "starting with the cached registry" in gateway_log, why

@@ -1,4 +1,7 @@
-"""MqttSubscriber against a real Mosquitto: manual acks, redelivery, back pressure, reconnects."""
+"""Both MQTT clients against a real Mosquitto: manual acks, redelivery, back pressure, reconnects.
+
+Every test runs with ``MqttSubscriber`` (paho) and ``AsyncioMqttClient`` (``kind``).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.subscriber import MqttSubscriber, Received
+from gateway.mqtt_asyncio import AsyncioMqttClient
+from gateway.mqtt_client import ClientKind, MqttClient, Received
+from gateway.subscriber import MqttSubscriber
 from inperson.broker import Broker
 
 pytestmark = pytest.mark.integration
@@ -45,11 +50,17 @@ def topics(event: str, n: int, start: int = 0) -> list[tuple[str, bytes]]:
     ]
 
 
-@asynccontextmanager
-async def subscriber(
-    broker: Broker, event: str, client_id: str, queue_size: int = 100
-) -> AsyncIterator[MqttSubscriber]:
-    sub = MqttSubscriber(
+@pytest.fixture(params=["paho", "asyncio"])
+def kind(request: pytest.FixtureRequest) -> ClientKind:
+    value: ClientKind = request.param
+    return value
+
+
+def new_client(
+    kind: ClientKind, broker: Broker, event: str, client_id: str, queue_size: int = 100
+) -> MqttClient:
+    cls = MqttSubscriber if kind == "paho" else AsyncioMqttClient
+    return cls(
         host=broker.host,
         port=broker.port,
         client_id=client_id,
@@ -59,6 +70,13 @@ async def subscriber(
         queue_size=queue_size,
         keepalive=5,
     )
+
+
+@asynccontextmanager
+async def subscriber(
+    kind: ClientKind, broker: Broker, event: str, client_id: str, queue_size: int = 100
+) -> AsyncIterator[MqttClient]:
+    sub = new_client(kind, broker, event, client_id, queue_size)
     await sub.start()
     try:
         assert await sub.wait_subscribed(DEADLINE_S)
@@ -68,11 +86,11 @@ async def subscriber(
         await sub.stop(final=(f"inperson/v1/{event}/gateways/gw/status", b'{"state":"offline"}'))
 
 
-async def take(sub: MqttSubscriber, n: int) -> list[Received]:
+async def take(sub: MqttClient, n: int) -> list[Received]:
     return [await asyncio.wait_for(sub.get(), DEADLINE_S) for _ in range(n)]
 
 
-async def nothing_more(sub: MqttSubscriber, probe: tuple[str, bytes], broker: Broker) -> None:
+async def nothing_more(sub: MqttClient, probe: tuple[str, bytes], broker: Broker) -> None:
     """Publish a probe message and check it is the very next thing the subscriber gets."""
     await asyncio.to_thread(publish_all, broker.host, broker.port, [probe])
     item = await asyncio.wait_for(sub.get(), DEADLINE_S)
@@ -80,26 +98,26 @@ async def nothing_more(sub: MqttSubscriber, probe: tuple[str, bytes], broker: Br
 
 
 async def test_only_acknowledged_messages_are_gone_after_a_restart(
-    broker: Broker, event_id: str
+    kind: ClientKind, broker: Broker, event_id: str
 ) -> None:
     client_id = f"sub-{event_id}"
     sent = topics(event_id, 10)
-    async with subscriber(broker, event_id, client_id) as sub:
+    async with subscriber(kind, broker, event_id, client_id) as sub:
         await asyncio.to_thread(publish_all, broker.host, broker.port, sent)
         got = await take(sub, 10)
         assert [(m.topic, m.payload) for m in got] == sent
         assert all(m.qos == 1 for m in got)
         assert sub.ack(got[:4]) == 4
-    async with subscriber(broker, event_id, client_id) as sub:
+    async with subscriber(kind, broker, event_id, client_id) as sub:
         redelivered = await take(sub, 6)
         assert [(m.topic, m.payload) for m in redelivered] == sent[4:]
         sub.ack(redelivered)
         await nothing_more(sub, topics(event_id, 1, 99)[0], broker)
 
 
-async def test_back_pressure_loses_nothing(broker: Broker, event_id: str) -> None:
+async def test_back_pressure_loses_nothing(kind: ClientKind, broker: Broker, event_id: str) -> None:
     sent = topics(event_id, 400)
-    async with subscriber(broker, event_id, f"sub-{event_id}", queue_size=4) as sub:
+    async with subscriber(kind, broker, event_id, f"sub-{event_id}", queue_size=4) as sub:
         publishing = asyncio.create_task(
             asyncio.to_thread(publish_all, broker.host, broker.port, sent)
         )
@@ -131,11 +149,11 @@ def own_broker() -> Iterator[Broker]:
 
 
 async def test_acks_from_before_a_reconnect_are_skipped_and_redelivery_follows(
-    own_broker: Broker, event_id: str
+    kind: ClientKind, own_broker: Broker, event_id: str
 ) -> None:
     client_id = f"sub-{event_id}"
     sent = topics(event_id, 5)
-    async with subscriber(own_broker, event_id, client_id) as sub:
+    async with subscriber(kind, own_broker, event_id, client_id) as sub:
         await asyncio.to_thread(publish_all, own_broker.host, own_broker.port, sent)
         before = await take(sub, 5)
         await asyncio.to_thread(own_broker.restart)
@@ -145,5 +163,42 @@ async def test_acks_from_before_a_reconnect_are_skipped_and_redelivery_follows(
         assert {m.generation for m in redelivered} != {m.generation for m in before}
         assert sub.ack(before) == 0  # packet ids of a dead connection: never reused
         assert sub.ack(redelivered) == 5
-    async with subscriber(own_broker, event_id, client_id) as sub:
+    async with subscriber(kind, own_broker, event_id, client_id) as sub:
         await nothing_more(sub, topics(event_id, 1, 50)[0], own_broker)
+
+
+async def test_publish_confirmed_and_retained_publishes_reach_later_subscribers(
+    kind: ClientKind, broker: Broker, event_id: str
+) -> None:
+    status = f"inperson/v1/{event_id}/badges/gw/status"
+    async with subscriber(kind, broker, event_id, f"pub-{event_id}") as sub:
+        assert await sub.publish_confirmed(f"inperson/v1/{event_id}/badges/x/reports", b"c", 10)
+        sub.publish(status, b"retained", retain=True)
+        first = await asyncio.wait_for(sub.get(), DEADLINE_S)  # its own subscription
+        second = await asyncio.wait_for(sub.get(), DEADLINE_S)
+        assert {(first.topic, first.payload), (second.topic, second.payload)} == {
+            (f"inperson/v1/{event_id}/badges/x/reports", b"c"),
+            (status, b"retained"),
+        }
+        sub.ack([first, second])
+    async with subscriber(kind, broker, event_id, f"late-{event_id}") as late:
+        got = await asyncio.wait_for(late.get(), DEADLINE_S)
+        assert (got.topic, got.payload) == (status, b"retained")
+        late.ack([got])
+
+
+async def test_a_full_queue_pauses_reading_until_it_drains(broker: Broker, event_id: str) -> None:
+    sent = topics(event_id, 300)
+    async with subscriber("asyncio", broker, event_id, f"pause-{event_id}", queue_size=8) as sub:
+        assert isinstance(sub, AsyncioMqttClient)
+        await asyncio.to_thread(publish_all, broker.host, broker.port, sent)
+        while not sub.is_reading_paused:
+            await asyncio.sleep(0.01)
+        held = sub.queued
+        assert 8 <= held < len(sent)  # the broker keeps the rest (its inflight window)
+        await asyncio.sleep(0.2)
+        assert sub.queued == held  # nothing read while paused
+        got = await take(sub, len(sent))
+        assert [(m.topic, m.payload) for m in got] == sent
+        assert not sub.is_reading_paused
+        sub.ack(got)

@@ -2,8 +2,8 @@
 
 A steady crowd (16 badges, partners change every 6 windows) runs for 300 and then for
 900 windows. Everything the gateway keeps between messages is in its checkpointed
-state plus the replay memory (journaled apart, as a base and a change log), so their
-serialized size is the measure: it must not grow with the meetings
+state plus the replay memory and the contact state (journaled apart, each as a base and
+a change log), so their serialized size is the measure: it must not grow with the meetings
 already closed once every per-badge structure is full (replay memory keeps the last
 256 seqs of each badge, so history beyond that must cost nothing).
 """
@@ -30,8 +30,13 @@ def run_windows(processor: Processor, members: list[TestBadge], windows: range) 
 
 
 def state_size(processor: Processor) -> int:
-    """The checkpointed state plus the replay memory (journaled apart, as base + log)."""
-    return len(msgspec.json.encode(processor.snapshot())) + len(processor.replay.dump())
+    """The checkpointed state plus the replay memory and the contact state (journaled apart,
+    each as base + log; a base is what its log is compacted into)."""
+    return (
+        len(msgspec.json.encode(processor.snapshot()))
+        + len(processor.replay.dump())
+        + len(processor.dump_contacts())
+    )
 
 
 def test_state_stays_bounded_while_history_grows() -> None:

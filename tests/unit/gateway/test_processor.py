@@ -142,12 +142,19 @@ def test_resuming_from_a_checkpoint_gives_the_same_meetings(
     expected = run(uninterrupted, messages) + uninterrupted.flush()
 
     before = make(badge_registry)
-    taken = run(before, messages[:split])
+    taken = run(before, messages[: split // 2])
+    # the journal keeps the replay memory and the contact state apart, as base + log
+    before.take_contact_changes()
+    contacts_base = before.dump_contacts()
+    taken += run(before, messages[split // 2 : split])
+    contacts_log = before.take_contact_changes()
     state = msgspec.json.decode(msgspec.json.encode(before.snapshot()))
-    replay = before.replay.dump()  # the journal keeps the replay memory apart
+    replay = before.replay.dump()
     after = make(badge_registry)
     after.restore(state)
     after.replay.load(replay, b"")
+    after.load_contacts(contacts_base, contacts_log)
+    assert after.contact_snapshot() == before.contact_snapshot()
     taken += run(after, messages[max(0, split - overlap) :]) + after.flush()
     assert sorted(taken, key=lambda m: m.id) == sorted(expected, key=lambda m: m.id)
     assert after.counters["accepted"] == uninterrupted.counters["accepted"]
@@ -164,7 +171,9 @@ def test_restore_refuses_another_events_state(
     with pytest.raises(JournalError):
         other.restore(state)
     with pytest.raises(JournalError):
-        make(badge_registry).restore({**state, "pairing": {"halves": [[1, 2]]}})
+        make(badge_registry).restore({**state, "version": 1, "pairing": {"halves": [[1, 2]]}})
+    with pytest.raises(JournalError):
+        make(badge_registry).restore({**state, "version": 3})
 
 
 def test_registry_refresh_admits_new_badges(members: list[TestBadge]) -> None:
