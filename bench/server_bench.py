@@ -256,6 +256,12 @@ def main() -> None:
         help="only the ingest ratio on a fresh event (no fill, no exports; ~15 s)",
     )
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="first seed of the ingest runs (a rerun on a kept database needs unused ones)",
+    )
     parser.add_argument("--exports", type=int, default=30, help="attendee exports timed")
     parser.add_argument(
         "--database-url",
@@ -282,7 +288,7 @@ def main() -> None:
             ids, badges, token = existing_event(client) or setup_event(client, args.attendees)
             runs = [
                 bench_ingest(client, token, badges, args.batch, args.batches, seed)
-                for seed in range(args.repeats if args.batches else 0)
+                for seed in range(args.seed, args.seed + (args.repeats if args.batches else 0))
             ]
             results["ingest"] = summary(runs)
             print(json.dumps(results["ingest"], indent=2))  # noqa: T201 - benchmark output
@@ -293,7 +299,7 @@ def main() -> None:
                 # the same measurement once the event holds --meetings meetings (bigger indexes)
                 runs = [
                     bench_ingest(client, token, badges, args.batch, args.batches, 1000 + seed)
-                    for seed in range(args.repeats if args.batches else 0)
+                    for seed in range(args.seed, args.seed + (args.repeats if args.batches else 0))
                 ]
                 results["ingest_after_fill"] = summary(runs)
                 print(json.dumps(results["ingest_after_fill"], indent=2))  # noqa: T201

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     UniqueConstraint,
     false,
@@ -180,17 +181,25 @@ class Gateway(Base):
 
 
 class Meeting(Base):
-    """A verified meeting between two badges, as forwarded by a gateway (id is deterministic)."""
+    """A verified meeting between two badges, as forwarded by a gateway (id is deterministic).
+
+    The primary key is ``(event_id, first_seen, id)``, not ``id`` alone: the id is
+    ``protocol.ids.meeting_id`` of the meeting's kind, event, badges and ``first_seen``
+    (ingest rejects any other id as ``invalid_id``), so it is unique on its own all the
+    same, and a batch of recent meetings adds its keys to a few pages at the end of the
+    index instead of ~one random page per meeting (migration ``r0005``,
+    docs/performance.md). The same index serves "the event's meetings in time order".
+    """
 
     __tablename__ = "meetings"
     __table_args__ = (
+        PrimaryKeyConstraint("event_id", "first_seen", "id"),
         ForeignKeyConstraint(["event_id", "gateway_id"], ["gateways.event_id", "gateways.id"]),
         Index("ix_meetings_event_gen_badge_a", "event_id", "ingest_gen", "badge_a"),
         Index("ix_meetings_event_gen_badge_b", "event_id", "ingest_gen", "badge_b"),
-        Index("ix_meetings_event_first_seen", "event_id", "first_seen"),
     )
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32))
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"))
     kind: Mapped[str] = mapped_column(String(16))
     badge_a: Mapped[str] = mapped_column(ForeignKey("badges.id"))

@@ -92,7 +92,8 @@ def _find_gateway(session: Session, token: str) -> Gateway | None:
     return None
 
 
-def _require_token(token: str | None) -> str:
+def require_token(token: str | None) -> str:
+    """Return the token; ``Unauthorized`` (``missing_token``) when there is none."""
     if not token:
         raise Unauthorized(
             "an Authorization: Bearer <token> header is required", code="missing_token"
@@ -109,7 +110,7 @@ def require_organizer(
         Unauthorized: no token, or a token nobody has.
         Forbidden: a gateway token (code ``organizer_only``).
     """
-    token = _require_token(token)
+    token = require_token(token)
     organizer = _find_organizer(session, token, bootstrap_token, now)
     if organizer is not None:
         return organizer
@@ -130,7 +131,7 @@ def require_gateway(
         Unauthorized: no token, or a token nobody has.
         Forbidden: an organizer token (code ``gateway_only``).
     """
-    token = _require_token(token)
+    token = require_token(token)
     gateway = _find_gateway(session, token)
     if gateway is not None:
         return gateway

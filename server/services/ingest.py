@@ -6,20 +6,24 @@ and windows. Which gateway saw it, the zone and the RSSI are metadata, so two
 gateways forwarding the same encounter count it once.
 
 Rejection codes: wrong_event, wrong_gateway, self_meeting, unknown_badge,
-invalid_interval, malformed, conflict. A rejected meeting never stops the rest
-of its batch.
+invalid_id, invalid_interval, malformed, conflict. A rejected meeting never stops the
+rest of its batch. ``invalid_id``: the id is not ``protocol.ids.meeting_id`` of the
+meeting's kind, event, badges and ``first_seen`` (the design's deterministic id); the
+check is what lets the meetings table be keyed ``(event_id, first_seen, id)``.
 
 How a batch is stored (the fast path; docs/performance.md has the figures):
 
 1. the batch's badges are looked up (only those this process has not seen registered
    for the event before: ``_BadgeCache``), then every meeting is checked in Python;
 2. the new rows go in with one DBAPI ``executemany`` of
-   ``INSERT ... ON CONFLICT (id) DO NOTHING`` (no ORM, no per-row SQLAlchemy type
-   processing; ``received_at`` is converted once per batch).
-   A stored id makes its row a no-op instead of an error, so concurrent ingests of the
-   same meetings need no retry;
+   ``INSERT ... ON CONFLICT (event_id, first_seen, id) DO NOTHING`` (no ORM, no per-row
+   SQLAlchemy type processing; ``received_at`` is converted once per batch).
+   A stored meeting makes its row a no-op instead of an error, so concurrent ingests of
+   the same meetings need no retry. The key is local (recent ``first_seen`` values sit
+   together at the end of the index) where the id, a hash, is random: that halved the
+   database's work per batch (migration ``r0005``, docs/performance.md);
 3. only when fewer rows went in than were sent does one query read the stored
-   content of the batch's ids, to tell duplicates (same content) from conflicts
+   content of the batch's meetings, to tell duplicates (same content) from conflicts
    (different content). A batch of new meetings does no read of the meetings table
    besides the ingest generation below.
 
@@ -50,6 +54,7 @@ from server.models import NAME_LEN, Badge, Gateway
 from server.models import Meeting as MeetingRow
 from server.services.batches import store_batch
 from server.services.checkins import MAX_EVENT_SECONDS
+from server.services.meeting_ids import IdCheck
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +84,10 @@ _COLUMNS = (
     "ingest_gen",
 )
 _CONFLICT = "conflict", "a different meeting with this id is already stored"
+_INVALID_ID = (
+    "invalid_id",
+    "id is not protocol.ids.meeting_id of the meeting's kind, event, badges and first_seen",
+)
 
 
 def content_of(meeting: Meeting) -> Content:
@@ -131,10 +140,15 @@ def _registered_badges(session: Session, event_id: str, wanted: list[str]) -> se
     return known
 
 
-def _stored_contents(session: Session, ids: Iterable[str]) -> dict[str, Content]:
+def _stored_contents(session: Session, event_id: str, keys: dict[str, int]) -> dict[str, Content]:
+    """Return the stored content of the meetings ``keys`` (id -> first_seen) names.
+
+    Seeks the primary key with ``first_seen IN (...) AND id IN (...)`` (a row-value
+    ``IN`` makes SQLite scan the event) and keeps the exact ``(first_seen, id)`` pairs.
+    """
     t = MeetingRow
     stored: dict[str, Content] = {}
-    for chunk in _chunks(sorted(ids)):
+    for chunk in _chunks(sorted(keys)):
         query = select(
             t.id,
             t.event_id,
@@ -145,8 +159,14 @@ def _stored_contents(session: Session, ids: Iterable[str]) -> dict[str, Content]
             t.last_seen,
             t.contact_seconds,
             t.windows,
-        ).where(t.id.in_(chunk))
+        ).where(
+            t.event_id == event_id,
+            t.first_seen.in_(sorted({keys[i] for i in chunk})),
+            t.id.in_(chunk),
+        )
         for row in session.execute(query):
+            if keys[row[0]] != row[5]:
+                continue
             a, b = ordered_pair(row[3], row[4])
             stored[row[0]] = (row[1], row[2], a, b, row[5], row[6], row[7], row[8])
     return stored
@@ -154,11 +174,11 @@ def _stored_contents(session: Session, ids: Iterable[str]) -> dict[str, Content]
 
 def rejection_of(meeting: Meeting, gateway: Gateway, known: set[str]) -> tuple[str, str] | None:
     """Return ``(code, detail)`` if the meeting cannot be stored for this gateway, else ``None``."""
-    return _rejection_for(meeting, gateway.event_id, gateway.id, known)
+    return _rejection_for(meeting, gateway.event_id, gateway.id, known, IdCheck(gateway.event_id))
 
 
 def _rejection_for(
-    meeting: Meeting, event_id: str, gateway_id: str, known: set[str]
+    meeting: Meeting, event_id: str, gateway_id: str, known: set[str], ids: IdCheck
 ) -> tuple[str, str] | None:
     """``rejection_of`` with the gateway's event and id read once per batch, not per meeting."""
     if meeting.event != event_id:
@@ -173,6 +193,8 @@ def _rejection_for(
     for badge in (meeting.badge_a, meeting.badge_b):
         if badge not in known:
             return "unknown_badge", f"badge {badge} is not registered for event {event_id}"
+    if not ids.is_valid(meeting):
+        return _INVALID_ID
     if meeting.last_seen < meeting.first_seen:
         return "invalid_interval", "last_seen is before first_seen"
     if meeting.contact_seconds > meeting.last_seen - meeting.first_seen:
@@ -297,7 +319,8 @@ _badges = _BadgeCache()
 def _insert_sql(mark: str) -> str:
     return (
         f"INSERT INTO {_MEETINGS.name} ({', '.join(_COLUMNS)}) "
-        f"VALUES ({', '.join(mark for _ in _COLUMNS)}) ON CONFLICT (id) DO NOTHING"
+        f"VALUES ({', '.join(mark for _ in _COLUMNS)}) "
+        "ON CONFLICT (event_id, first_seen, id) DO NOTHING"
     )
 
 
@@ -357,19 +380,20 @@ def _ingest_once(
     fallback_zone = gateway.zone
     event_id = gateway.event_id
     gateway_id = gateway.id
+    ids = IdCheck(event_id)
     rows: list[tuple[Any, ...]] = []
-    firsts: set[str] = set()
+    firsts: dict[str, int] = {}
     valid: list[tuple[int, Meeting]] = []
     rejected: list[tuple[int, IngestRejection]] = []
     for position, meeting in enumerate(meetings):
-        reason = _rejection_for(meeting, event_id, gateway_id, known)
+        reason = _rejection_for(meeting, event_id, gateway_id, known, ids)
         if reason is not None:
             rejected.append((position, _rejection(meeting.id, reason)))
             continue
         valid.append((position, meeting))
         if meeting.id in firsts:
             continue
-        firsts.add(meeting.id)
+        firsts[meeting.id] = meeting.first_seen
         rows.append(
             (
                 meeting.id,
@@ -401,7 +425,7 @@ def _ingest_once(
     else:
         # some ids were stored already: judge every meeting against what is stored now
         # (which includes the rows just inserted, so their first meeting counts as a repeat)
-        duplicates, conflicts = _classify(valid, _stored_contents(session, firsts))
+        duplicates, conflicts = _classify(valid, _stored_contents(session, event_id, firsts))
         duplicates -= inserted
     session.commit()
     _generations.added(session, gateway.event_id, gen, inserted)

@@ -49,17 +49,26 @@ def purge_expired(session: Session, now: datetime) -> int:
         cutoff = retention_cutoff(event, now)
         while True:
             expired = (
-                select(Meeting.id)
+                select(Meeting.first_seen, Meeting.id)
                 .where(Meeting.event_id == event.id, Meeting.received_at < cutoff)
                 .limit(_CHUNK)
             )
-            ids = list(session.scalars(expired))
-            if not ids:
+            keys = session.execute(expired).all()
+            if not keys:
                 break
-            session.execute(delete(Meeting).where(Meeting.id.in_(ids)))
+            # seeks of the (event_id, first_seen, id) primary key; ids are unique, so the
+            # two IN lists name exactly these rows (and received_at keeps it to expired ones)
+            session.execute(
+                delete(Meeting).where(
+                    Meeting.event_id == event.id,
+                    Meeting.first_seen.in_(sorted({k.first_seen for k in keys})),
+                    Meeting.id.in_([k.id for k in keys]),
+                    Meeting.received_at < cutoff,
+                )
+            )
             session.commit()
-            deleted += len(ids)
-            logger.info("purged expired meetings event=%s n=%d", event.id, len(ids))
+            deleted += len(keys)
+            logger.info("purged expired meetings event=%s n=%d", event.id, len(keys))
         while ids := expired_checkin_ids(session, event.id, cutoff, _CHUNK):
             session.execute(delete(CheckIn).where(CheckIn.id.in_(ids)))
             session.commit()

@@ -129,7 +129,7 @@ def test_received_at_is_stored_like_the_orm_stores_it(
     database = Database(make_engine(settings.database_url))
     try:
         with database.session() as session:
-            row = session.get(MeetingRow, meeting.id)
+            row = session.get(MeetingRow, (meeting.event, meeting.first_seen, meeting.id))
             assert row is not None
             assert row.received_at == clock.now
             assert (
