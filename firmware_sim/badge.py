@@ -26,7 +26,7 @@ from protocol.messages import (
     TapHalf,
     TapTranscript,
 )
-from protocol.signing import BadgeKey, sign
+from protocol.signing import BadgeKey, sign, signing_input
 from protocol.topics import BadgeChannel, badge_topic
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 _MAC_DOMAIN = b"inperson/mac/v1\x00"
 _EMPTY_HEARD = b"[]}"
 _HEAD_LEN = len(b'{"ephid":"') + 32 + len(b'","rssi_median":')
+_SEQ_MARK = 9_876_543_210_123
+_START_MARK = 1_234_567_890_321
 
 
 class Outgoing(NamedTuple):
@@ -41,6 +43,25 @@ class Outgoing(NamedTuple):
 
     topic: str
     payload: bytes
+
+
+class Draft(NamedTuple):
+    """A message encoded but not signed yet: ``seal_draft`` (or a ``Sealer``) signs it.
+
+    Attributes:
+        topic: the badge's topic on the message's channel.
+        prefix: what the signature covers before the body (``signing_input(topic, b"")``).
+        body: the JSON body.
+    """
+
+    topic: str
+    prefix: bytes
+    body: bytes
+
+
+def seal_draft(signer: nacl.signing.SigningKey, draft: Draft) -> Outgoing:
+    """Sign ``draft`` with ``signer``: the same bytes as ``protocol.encoding.seal``."""
+    return Outgoing(draft.topic, signer.sign(draft.prefix + draft.body).signature + draft.body)
 
 
 def strongest_first(heard: Iterable[Heard]) -> list[Heard]:
@@ -151,6 +172,9 @@ class Badge:
     seq: int = 0
     _ephids: dict[int, bytes] = field(default_factory=dict, repr=False)
     _topics: dict[BadgeChannel, str] = field(default_factory=dict, repr=False)
+    _prefixes: dict[BadgeChannel, bytes] = field(default_factory=dict, repr=False)
+    _report_head: bytes = field(default=b"", repr=False)
+    _report_route: tuple[str, bytes] = field(default=("", b""), repr=False)
 
     @classmethod
     def from_bundle(
@@ -231,20 +255,48 @@ class Badge:
             window_start: event time the window starts (a multiple of the window length).
             heard_json: the JSON array of ``Heard`` objects.
         """
-        report = SightingReport(
+        draft = self.report_draft(window_start, heard_json)
+        return Outgoing(draft.topic, sign(self.signer, draft.topic, draft.body) + draft.body)
+
+    def report_draft(self, window_start: int, heard_json: bytes) -> Draft:
+        """The unsigned ``report_encoded`` (takes the next sequence number)."""
+        head = self._report_head or self._make_report_head()
+        topic, prefix = self._report_route
+        self.seq += 1
+        return Draft(topic, prefix, head % (self.seq, window_start) + heard_json + b"}")
+
+    def _make_report_head(self) -> bytes:
+        """A report body up to its heard list, with ``%d`` for the seq and the window start.
+
+        Made from msgspec's encoding of a report with marker values (checked here, once
+        per badge), so it stays what ``encode_body`` writes.
+        """
+        marked = SightingReport(
             event=self.event,
             badge=self.badge,
-            seq=self._next_seq(),
-            window_start=window_start,
+            seq=_SEQ_MARK,
+            window_start=_START_MARK,
             window_len=self.settings.window_seconds,
             heard=[],
         )
-        empty = encode_body(report)
+        empty = encode_body(marked)
         if not empty.endswith(_EMPTY_HEARD):  # heard is the last field of a report
             raise RuntimeError("unexpected SightingReport encoding")
-        body = empty[: -len(_EMPTY_HEARD)] + heard_json + b"}"
-        topic = self._topic(BadgeChannel.REPORTS)
-        return Outgoing(topic, sign(self.signer, topic, body) + body)
+        head = empty[: -len(_EMPTY_HEARD)]
+        seq, start = b'"seq":%d,' % _SEQ_MARK, b'"window_start":%d,' % _START_MARK
+        if head.count(seq) != 1 or head.count(start) != 1 or head.find(seq) > head.find(start):
+            raise RuntimeError("unexpected SightingReport encoding")
+        template = (
+            head.replace(b"%", b"%%")
+            .replace(seq, b'"seq":%d,')
+            .replace(start, b'"window_start":%d,')
+        )
+        if template % (_SEQ_MARK, _START_MARK) != head:
+            raise RuntimeError("unexpected SightingReport encoding")
+        self._report_head = template
+        channel = BadgeChannel.REPORTS
+        self._report_route = (self._topic(channel), self._prefix(channel))
+        return template
 
     def tap(self, transcript: TapTranscript) -> Outgoing:
         """Seal this badge's half of an NFC tap.
@@ -252,9 +304,17 @@ class Badge:
         Raises:
             ValueError: the transcript does not name this badge.
         """
+        return seal_draft(self.signer, self.tap_draft(transcript))
+
+    def tap_draft(self, transcript: TapTranscript) -> Draft:
+        """The unsigned ``tap`` (takes the next sequence number).
+
+        Raises:
+            ValueError: the transcript does not name this badge.
+        """
         if self.badge not in (transcript.badge_a, transcript.badge_b):
             raise ValueError(f"badge={self.badge} is not part of the tap transcript")
-        return self._seal(
+        return self.draft(
             TapHalf(event=self.event, badge=self.badge, seq=self._next_seq(), transcript=transcript)
         )
 
@@ -269,7 +329,13 @@ class Badge:
             t: event time of the tap.
             direction: entering or leaving.
         """
-        return self._seal(
+        return seal_draft(self.signer, self.checkin_draft(reader, nonce, t, direction))
+
+    def checkin_draft(
+        self, reader: str, nonce: str, t: int, direction: Literal["entry", "exit"]
+    ) -> Draft:
+        """The unsigned ``checkin`` (takes the next sequence number)."""
+        return self.draft(
             CheckIn(
                 event=self.event,
                 badge=self.badge,
@@ -289,6 +355,10 @@ class Badge:
             buffer_fill: messages waiting in the offline buffer.
             drops: messages the offline buffer dropped since boot.
         """
+        return seal_draft(self.signer, self.status_draft(t, buffer_fill=buffer_fill, drops=drops))
+
+    def status_draft(self, t: int, *, buffer_fill: int = 0, drops: int = 0) -> Draft:
+        """The unsigned ``status`` (takes the next sequence number)."""
         hours = max(0, t - self.start_time) / 3600
         battery = round(min(100.0, max(0.0, self.battery_start - self.drain_per_hour * hours)))
         status = BadgeStatus(
@@ -301,7 +371,7 @@ class Badge:
             boot_count=1,
             drops=drops,
         )
-        return self._seal(status)
+        return self.draft(status)
 
     def _next_seq(self) -> int:
         self.seq += 1
@@ -313,6 +383,18 @@ class Badge:
         if topic is None:
             topic = self._topics[channel] = badge_topic(self.event, self.badge, channel)
         return topic
+
+    def _prefix(self, channel: BadgeChannel) -> bytes:
+        """What a signature on ``channel`` covers before the body (made once, then reused)."""
+        prefix = self._prefixes.get(channel)
+        if prefix is None:
+            prefix = self._prefixes[channel] = signing_input(self._topic(channel), b"")
+        return prefix
+
+    def draft(self, message: BadgeMessage) -> Draft:
+        """``message`` encoded for this badge's topic on its channel, not signed yet."""
+        channel = channel_of(message)
+        return Draft(self._topic(channel), self._prefix(channel), encode_body(message))
 
     def _seal(self, message: BadgeMessage) -> Outgoing:
         topic = self._topic(channel_of(message))

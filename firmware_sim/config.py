@@ -46,6 +46,10 @@ class SimSettings(BaseSettings):
             from the gateway's status time (``firmware_sim.clock.BadgeClocks``).
         clock_resync_interval_s: time between periodic resynchronisations.
         ack_timeout_s: how long to wait at the end for the broker to acknowledge everything.
+        world_process: step the crowd and the radio in a worker process, ahead of the
+            badges (``simulate(world_process=True)``): the same output, a second core.
+        signer_process: sign each window's messages (all, or most with a world worker) in
+            a signer process (``simulate(signer_process=True)``): the same output.
         log_level: level of the ``firmware_sim`` loggers.
     """
 
@@ -74,6 +78,8 @@ class SimSettings(BaseSettings):
     clock_resync: Literal["periodic", "connect", "none"] = "periodic"
     clock_resync_interval_s: float = Field(default=300.0, gt=0)
     ack_timeout_s: float = Field(default=60.0, gt=0)
+    world_process: bool = False
+    signer_process: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("log_level", mode="before")

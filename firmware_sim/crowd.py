@@ -25,8 +25,10 @@ import bisect
 import logging
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import overload
 
 import numpy as np
 
@@ -227,7 +229,7 @@ class Crowd:
     seat: list[tuple[int, int]]
     group_of: list[int]
     groups: dict[int, _Group] = field(default_factory=dict)
-    free_spots: dict[int, set[int]] = field(default_factory=dict)
+    free_spots: dict[int, list[int]] = field(default_factory=dict)
     next_group: int = 0
     queues: dict[int, list[int]] = field(default_factory=dict)
     walk_to: dict[int, tuple[int, int, bool]] = field(default_factory=dict)
@@ -241,7 +243,7 @@ class Crowd:
     ) -> Crowd:
         """A crowd of ``n`` people who have not arrived yet; arrival windows come from ``rng``."""
         arrival = [rng.randrange(agenda.arrival_windows) for _ in range(n)]
-        free = {r: set(range(len(venue.rooms[r].spots))) for r in venue.mingle_rooms}
+        free = {r: list(range(len(venue.rooms[r].spots))) for r in venue.mingle_rooms}
         queues: dict[int, list[int]] = {r: [] for r in venue.mingle_rooms}
         departure: list[int] = []
         if agenda.day:
@@ -498,24 +500,31 @@ class Crowd:
                     self._walk_away(person, group.room)
 
     def _seek_company(self, w: int) -> None:
-        # Per-room sorted indexes of lone people and open groups, kept up to date as
-        # people pair up, so each seeker costs about the size of its room's lists
-        # instead of a scan of every group (quadratic at 10,000 badges). The draws
-        # and results are the same as scanning: the lists hold exactly what the scan
-        # would find, in the same (sorted) order.
+        # Per-room indexes kept up to date as people pair up, so a seeker costs about
+        # log(groups in the room) instead of a scan of the room's groups: the lone
+        # people (sorted list) and the open groups' join weights (a Fenwick tree over
+        # the room's groups in id order). The draws and results are those of scanning
+        # (tests/unit/firmware_sim/test_sim_crowd_speed.py keeps the scan as the
+        # reference): the same lists in the same order, one ``random()`` per weighted
+        # pick compared against the same integer prefix sums as ``Random.choices``.
         max_group = self.params.max_group
         lone: dict[int, list[int]] = {}
-        open_: dict[int, list[int]] = {}
+        candidates: dict[int, list[int]] = {}
         for gid in sorted(self.groups):
             g = self.groups[gid]
             if g.table:
                 continue
-            if len(g.members) == 1:
+            if len(g.members) == 1:  # a lone person's group may become an open pair
                 lone.setdefault(g.room, []).append(g.members[0])
+                candidates.setdefault(g.room, []).append(gid)
             elif len(g.members) < max_group:
-                open_.setdefault(g.room, []).append(gid)
+                candidates.setdefault(g.room, []).append(gid)
         for people in lone.values():
             people.sort()
+        weighted = {
+            room: _JoinWeights(gids, [self._join_weight(g) for g in gids])
+            for room, gids in candidates.items()
+        }
         loners = sorted(
             g.members[0] for g in self.groups.values() if len(g.members) == 1 and not g.table
         )
@@ -526,11 +535,11 @@ class Crowd:
             if len(mine.members) != 1 or self.rng.random() >= self.params.seek_probability:
                 continue
             room_lone = lone.setdefault(mine.room, [])
-            open_groups = open_.setdefault(mine.room, [])
-            at = bisect.bisect_left(room_lone, person)
-            others = room_lone[:at] + room_lone[at + 1 :]
-            start_new = bool(others) and (
-                not open_groups or self.rng.random() < self.params.new_group_share
+            open_groups = weighted.get(mine.room)
+            has_open = open_groups is not None and open_groups.total > 0
+            others = _Without(room_lone, bisect.bisect_left(room_lone, person))
+            start_new = len(others) > 0 and (
+                not has_open or self.rng.random() < self.params.new_group_share
             )
             if start_new:
                 partner = self.rng.choice(others)
@@ -540,18 +549,23 @@ class Crowd:
                 self._start_conversation(mine, w)
                 _discard_sorted(room_lone, person)
                 _discard_sorted(room_lone, partner)
-                if 2 < max_group:
-                    bisect.insort(open_groups, mine_id)
-            elif open_groups:
+                if open_groups is not None:
+                    open_groups.set(mine_id, self._join_weight(mine_id))
+            elif has_open and open_groups is not None:
                 # Joiners prefer small groups, so groups of five stay rare.
-                weights = [(max_group - len(self.groups[g].members)) ** 2 for g in open_groups]
-                target = self.rng.choices(open_groups, weights=weights)[0]
+                target = open_groups.pick(self.rng.random())
                 self._leave_group(person)
                 self.groups[target].members.append(person)
                 self.group_of[person] = target
                 _discard_sorted(room_lone, person)
-                if len(self.groups[target].members) >= max_group:
-                    _discard_sorted(open_groups, target)
+                open_groups.set(target, self._join_weight(target))
+
+    def _join_weight(self, gid: int) -> int:
+        """Weight of an open group (2 to ``max_group - 1`` members) for a joiner, else 0."""
+        size = len(self.groups[gid].members)
+        if 1 < size < self.params.max_group:
+            return (self.params.max_group - size) ** 2
+        return 0
 
     # --- group bookkeeping --------------------------------------------------------
 
@@ -573,9 +587,10 @@ class Crowd:
     def _stand_alone(self, person: int, room: int) -> None:
         candidates = [room] + [r for r in self.venue.mingle_rooms if r != room]
         for r in candidates:
-            if self.free_spots[r]:
-                spot = self.rng.choice(sorted(self.free_spots[r]))
-                self.free_spots[r].discard(spot)
+            free = self.free_spots[r]  # kept sorted: the draw is over the sorted spots
+            if free:
+                spot = self.rng.choice(free)
+                _discard_sorted(free, spot)
                 gid = self.next_group
                 self.next_group += 1
                 self.groups[gid] = _Group(room=r, spot=spot, members=[person])
@@ -591,7 +606,7 @@ class Crowd:
         group.members.remove(person)
         self.group_of[person] = -1
         if not group.members:
-            self.free_spots[group.room].add(group.spot)
+            bisect.insort(self.free_spots[group.room], group.spot)
             del self.groups[gid]
         elif len(group.members) == 1:
             group.end = math.inf
@@ -663,6 +678,82 @@ class Crowd:
             headings[person] = (0.0 if east else math.pi) + self.rng.uniform(-jitter, jitter)
             positions[person] = (x, y)
             rooms[person] = corridor
+
+
+class _Without(Sequence[int]):
+    """``values`` without the item at ``skip`` (a view: nothing is copied)."""
+
+    def __init__(self, values: list[int], skip: int) -> None:
+        self._values = values
+        self._skip = skip
+        self._len = len(values) - (skip < len(values))
+
+    def __len__(self) -> int:
+        return self._len
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | Sequence[int]:
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(self._len))]
+        if not 0 <= index < self._len:
+            raise IndexError(index)
+        return self._values[index + (index >= self._skip)]
+
+
+class _JoinWeights:
+    """Integer weights of a fixed, ascending list of keys, with weighted picks in O(log n).
+
+    A Fenwick tree: ``pick(u)`` returns what ``random.choices(keys, weights)`` returns
+    when its ``random()`` is ``u`` (the first key whose running total of weights exceeds
+    ``u * total``, the last positive one if none does), ignoring keys of weight 0.
+    """
+
+    def __init__(self, keys: list[int], weights: list[int]) -> None:
+        self._keys = keys
+        self._at = {key: k for k, key in enumerate(keys)}
+        self._weights = list(weights)
+        size = len(keys)
+        tree = [0] + list(weights)
+        for k in range(1, size + 1):  # linear-time build
+            parent = k + (k & -k)
+            if parent <= size:
+                tree[parent] += tree[k]
+        self._tree = tree
+        self._top = 1 << (size.bit_length() - 1) if size else 0
+        self.total = sum(weights)
+
+    def set(self, key: int, weight: int) -> None:
+        """Give ``key`` the weight ``weight``."""
+        k = self._at[key]
+        delta = weight - self._weights[k]
+        if not delta:
+            return
+        self._weights[k] = weight
+        self.total += delta
+        k += 1
+        while k < len(self._tree):
+            self._tree[k] += delta
+            k += k & -k
+
+    def pick(self, u: float) -> int:
+        """The key ``random.choices`` would pick with ``random() == u`` (needs total > 0)."""
+        x = u * (self.total + 0.0)
+        if x >= self.total:  # choices clamps to the last key; the last positive one here
+            x = self.total - 0.5
+        position, below, step = 0, 0, self._top
+        tree, size = self._tree, len(self._tree) - 1
+        while step:
+            nxt = position + step
+            if nxt <= size and below + tree[nxt] <= x:
+                position = nxt
+                below += tree[nxt]
+            step >>= 1
+        return self._keys[position]
 
 
 def _discard_sorted(values: list[int], value: int) -> None:

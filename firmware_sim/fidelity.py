@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,12 +103,17 @@ def duration_summary(durations: Sequence[int]) -> dict[str, Any]:
     }
 
 
-def window_scores(trace: Trace, meetings: Sequence[DetectedMeeting]) -> dict[str, Any] | None:
+def window_scores(
+    trace: Trace,
+    meetings: Sequence[DetectedMeeting],
+    bystanders: Mapping[int, Iterable[str]] | None = None,
+) -> dict[str, Any] | None:
     """Per-window sensitivity and specificity of the detected contact windows.
 
     The universe of a window is every pair of the ids present in it (those the trace
-    lists in contact then: only they report). A meeting's windows are only known when
-    it has no bridged gap (contact seconds = its span); otherwise this returns None.
+    lists in contact then, and the replay's ``bystanders`` of the window: only they
+    report). A meeting's windows are only known when it has no bridged gap (contact
+    seconds = its span); otherwise this returns None.
     """
     w = trace.window_seconds
     detected: set[tuple[int, Pair]] = set()
@@ -119,6 +124,8 @@ def window_scores(trace: Trace, meetings: Sequence[DetectedMeeting]) -> dict[str
         detected.update((t, pair) for t in range(m.first_seen + w, m.last_seen + 1, w))
     truth = {(t, p) for t, pairs in trace.windows.items() for p in pairs}
     present = {t: {x for p in pairs for x in p} for t, pairs in trace.windows.items()}
+    for t, ids in (bystanders or {}).items():
+        present.setdefault(t, set()).update(ids)
     universe = sum(len(ids) * (len(ids) - 1) // 2 for ids in present.values())
     tp = len(detected & truth)
     fp = len(detected - truth)
@@ -183,9 +190,15 @@ def _ratio(num: int, den: int) -> float:
 
 
 def fidelity(
-    trace: Trace, meetings: Sequence[DetectedMeeting], gap_tolerance_seconds: int
+    trace: Trace,
+    meetings: Sequence[DetectedMeeting],
+    gap_tolerance_seconds: int,
+    bystanders: Mapping[int, Iterable[str]] | None = None,
 ) -> dict[str, Any]:
     """Compare detected meetings with the trace.
+
+    ``bystanders`` (trace time -> ids present but not in contact, as the replay placed
+    them) widen the per-window universe.
 
     Returns:
         A JSON-ready object: trace and detection sizes, edge precision and recall,
@@ -242,6 +255,6 @@ def fidelity(
             "trace_durations": duration_summary([e.seconds for e in events]),
             "meeting_durations": duration_summary([m.last_seen - m.first_seen for m in meetings]),
         },
-        "per_window": window_scores(trace, meetings),
+        "per_window": window_scores(trace, meetings, bystanders),
         "per_meeting": meeting_scores(bridged, meetings, 60),
     }

@@ -2,15 +2,18 @@
 
 Pure except ``publish_replay``. Trace time maps to event time by a constant offset, so
 the window ``[t - window, t]`` of a trace line becomes the event window starting at
-``t - window + offset``. Only badges in contact during a window report in it (a badge
-without contact stays silent, as the trace says nothing about it); windows without any
-contact are skipped. After the last window every badge reports a short empty tail so
-the gateway's event-time watermark closes every meeting.
+``t - window + offset``. The badges in contact during a window report in it, and so do
+the radio's bystanders (``firmware_sim.trace.bystanders``: ids between two of their
+contacts at most ``presence_gap_seconds`` apart; none for the ideal radio). Every other
+badge stays silent, as the trace says nothing about it; windows without any contact are
+skipped. After the last window every badge reports a short empty tail so the gateway's
+event-time watermark closes every meeting.
 
 Radios: ``ideal`` hears exactly the listed pairs, both directions, at -50 dBm.
 ``realistic`` places each connected group of the window's contact graph in a circle,
-facing its centre, groups on a grid a few metres apart in one hall, and lets
-``RealisticRadio`` (path loss, device offsets, noise, body shielding) decide what is heard.
+facing its centre, and each bystander alone, facing anywhere, on random slots of a
+square grid a few metres apart in one hall, and lets ``RealisticRadio`` (path loss,
+device offsets, noise, body shielding) decide what is heard.
 """
 
 from __future__ import annotations
@@ -30,13 +33,18 @@ from firmware_sim.frame import ABSENT, Frame, Ints
 from firmware_sim.publisher import Publisher, PublishStats
 from firmware_sim.radio import RadioParams, RealisticRadio, Reception
 from firmware_sim.simulation import STATUS_INTERVAL_S, WindowOutput, heard_lists
-from firmware_sim.trace import Trace
+from firmware_sim.trace import Trace, bystanders
 from protocol.api import DetectionSettings, ProvisioningBundle
 
 logger = logging.getLogger(__name__)
 
 IDEAL_RSSI_DBM = -50
 IDEAL_SAMPLES = 10
+PRESENCE_GAP_S = 300
+"""Bystanders of the realistic replay: a silence of up to 5 min between two of one's own
+contacts counts as still at the venue, in the hall, talking to nobody. 80 % of the
+silences of an SFHH participant are this short; longer ones look like sessions or
+leaving (docs/fidelity.md measures 0 and 1,200 s too)."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +88,19 @@ def plan_replay(trace: Trace, detection: DetectionSettings, start_time: int) -> 
 class ReplayRadio(Protocol):
     """Turns one window's listed contacts (badge index pairs) into what every badge heard."""
 
-    def hear(self, pairs: Ints, n: int) -> Reception:
-        """``pairs`` is an ``(m, 2)`` array of badge indices; ``n`` the number of badges."""
+    @property
+    def presence_gap_seconds(self) -> int:
+        """Silence between one's contacts still counted as present (0: only contacts report)."""
+        ...
+
+    def hear(self, pairs: Ints, n: int, bystanders: Ints | None = None) -> Reception:
+        """What every badge heard.
+
+        Args:
+            pairs: ``(m, 2)`` array of badge indices in contact.
+            n: number of badges.
+            bystanders: indices of badges present but in no listed contact.
+        """
         ...
 
 
@@ -91,9 +110,10 @@ class TraceIdealRadio:
 
     rssi_dbm: int = IDEAL_RSSI_DBM
     samples: int = IDEAL_SAMPLES
+    presence_gap_seconds: int = 0
 
-    def hear(self, pairs: Ints, n: int) -> Reception:
-        """One strong reception per direction of every listed pair."""
+    def hear(self, pairs: Ints, n: int, bystanders: Ints | None = None) -> Reception:
+        """One strong reception per direction of every listed pair; bystanders hear nothing."""
         i, j = pairs[:, 0], pairs[:, 1]
         k = 2 * i.size
         return Reception(
@@ -146,21 +166,34 @@ def components(pairs: Ints) -> list[list[int]]:
 
 
 def place_groups(
-    pairs: Ints, n: int, rng: np.random.Generator, geometry: GroupGeometry | None = None
+    pairs: Ints,
+    n: int,
+    rng: np.random.Generator,
+    geometry: GroupGeometry | None = None,
+    bystanders: Ints | None = None,
 ) -> Frame:
     """A frame in which each contact group stands in a circle facing its centre.
 
-    Groups get random slots of a square grid with ``spacing_m`` between slots, so
-    neighbouring groups are a few metres apart; everyone else is absent.
+    Every group and every bystander takes a random slot of a square grid with
+    ``spacing_m`` between slots and about twice as many slots as takers, so neighbours
+    are a few metres apart. A bystander stands alone near its slot (``jitter_m``) facing
+    a uniformly random direction. Everyone else is absent. Without bystanders the draws
+    are those of the groups alone.
+
+    Raises:
+        ValueError: a bystander is also in a listed pair, or listed twice.
     """
     g = geometry or GroupGeometry()
+    alone = np.zeros(0, dtype=np.int64) if bystanders is None else bystanders
+    if np.unique(alone).size != alone.size or np.isin(alone, pairs).any():
+        raise ValueError("bystanders must be distinct and in no listed pair")
     positions = np.zeros((n, 2))
     headings = np.zeros(n)
     rooms = np.full(n, ABSENT, dtype=np.int64)
     groups = components(pairs)
-    side = max(1, math.ceil(math.sqrt(2 * len(groups))))
-    slots = rng.permutation(side * side)[: len(groups)]
-    for group, slot in zip(groups, slots.tolist(), strict=True):
+    side = max(1, math.ceil(math.sqrt(2 * (len(groups) + alone.size))))
+    slots = rng.permutation(side * side)[: len(groups) + alone.size]
+    for group, slot in zip(groups, slots[: len(groups)].tolist(), strict=True):
         centre = np.array([slot % side, slot // side], dtype=np.float64) * g.spacing_m
         k = len(group)
         radius = max(g.min_radius_m, k * g.person_arc_m / (2 * math.pi))
@@ -172,26 +205,48 @@ def place_groups(
         jitter = np.radians(rng.normal(0.0, g.heading_jitter_deg, k))
         headings[members] = np.arctan2(toward[:, 1], toward[:, 0]) + jitter
         rooms[members] = 0
+    if alone.size:
+        own = slots[len(groups) :]
+        centres = np.column_stack([own % side, own // side]).astype(np.float64) * g.spacing_m
+        positions[alone] = centres + rng.normal(0.0, g.jitter_m, (alone.size, 2))
+        headings[alone] = rng.uniform(-math.pi, math.pi, alone.size)
+        rooms[alone] = 0
     return Frame(positions, headings, rooms, tuple(tuple(x) for x in groups))
 
 
 @dataclass(frozen=True)
 class TraceRealisticRadio:
-    """Places the contact groups (``place_groups``) and samples ``RealisticRadio`` on them."""
+    """Places groups and bystanders (``place_groups``) and samples ``RealisticRadio`` on them.
+
+    Attributes:
+        radio: the radio model with its per-badge offsets.
+        rng: draws the placement (``create`` gives the radio's noise the same generator).
+        geometry: how far apart and how people stand.
+        presence_gap_seconds: who counts as a bystander (``firmware_sim.trace.bystanders``).
+    """
 
     radio: RealisticRadio
     rng: np.random.Generator
     geometry: GroupGeometry = GroupGeometry()
+    presence_gap_seconds: int = PRESENCE_GAP_S
 
     @classmethod
-    def create(cls, n: int, seed: int, params: RadioParams | None = None) -> TraceRealisticRadio:
-        """Offsets and noise from ``seed``."""
+    def create(
+        cls,
+        n: int,
+        seed: int,
+        params: RadioParams | None = None,
+        presence_gap_seconds: int = PRESENCE_GAP_S,
+    ) -> TraceRealisticRadio:
+        """Offsets, noise and placement from ``seed``."""
         rng = np.random.default_rng(seed)
-        return cls(RealisticRadio.create(n, rng, params), rng)
+        radio = RealisticRadio.create(n, rng, params)
+        return cls(radio, rng, presence_gap_seconds=presence_gap_seconds)
 
-    def hear(self, pairs: Ints, n: int) -> Reception:
-        """What the realistic radio hears with the groups placed."""
-        return self.radio.receive(place_groups(pairs, n, self.rng, self.geometry))
+    def hear(self, pairs: Ints, n: int, bystanders: Ints | None = None) -> Reception:
+        """What the realistic radio hears with the groups and bystanders placed."""
+        frame = place_groups(pairs, n, self.rng, self.geometry, bystanders)
+        return self.radio.receive(frame)
 
 
 def build_replay_radio(
@@ -225,7 +280,8 @@ def replay_windows(
 
     Yields:
         One ``WindowOutput`` per replayed window; ``contacts`` are the listed pairs as
-        badge ids ``(a, b)`` with ``a < b``.
+        badge ids ``(a, b)`` with ``a < b``. The badges in contact and the radio's
+        bystanders report, in badge index order.
 
     Raises:
         BundleError: a trace id has no bundle.
@@ -237,14 +293,16 @@ def replay_windows(
     index = {x: k for k, x in enumerate(ids)}
     switched_on = plan.window_start(min(trace.windows))
     badges = [Badge.from_bundle(bundles[x], start_time=switched_on) for x in ids]
+    standing = bystanders(trace, radio.presence_gap_seconds)
     last_status: dict[int, int] = {}
     number = 0
     for t, listed in trace.windows.items():
         start = plan.window_start(t)
         pairs = np.array([(index[a], index[b]) for a, b in listed], dtype=np.int64).reshape(-1, 2)
-        present = sorted({k for p in pairs.tolist() for k in p})
+        alone = np.array([index[x] for x in standing.get(t, ())], dtype=np.int64)
+        present = sorted({k for p in pairs.tolist() for k in p} | set(alone.tolist()))
         ephids = [badges[k].ephid(start).hex() for k in range(len(badges))]
-        heard = heard_lists(radio.hear(pairs, len(badges)), ephids, len(badges))
+        heard = heard_lists(radio.hear(pairs, len(badges), alone), ephids, len(badges))
         messages: list[Outgoing] = []
         for k in present:
             if start - last_status.get(k, start - STATUS_INTERVAL_S) >= STATUS_INTERVAL_S:

@@ -132,7 +132,13 @@ def run_simulation(
         clock.start(timeline.start)
         lateness = first.settings.allowed_lateness_seconds
         barrier: int | None = None
-        for out in simulate(loaded.bundles, settings, nonces=nonces):
+        for out in simulate(
+            loaded.bundles,
+            settings,
+            nonces=nonces,
+            world_process=settings.world_process,
+            signer_process=settings.signer_process,
+        ):
             clock.wait_until(out.window_start + timeline.window_seconds)
             # Badges share connections, so their messages may overtake each other; the
             # gateway drops reports more than the allowed lateness behind event time.

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from firmware_sim.badge import Badge, HeardEncoder, Outgoing
+from firmware_sim.badge import Badge, Draft, HeardEncoder, Outgoing
 from firmware_sim.buffer import Link, OfflineBuffer
 from firmware_sim.bundle import check_bundles
 from firmware_sim.clock import BadgeClocks, ClockParams
@@ -26,9 +26,11 @@ from firmware_sim.crowd import Agenda, Crowd, CrowdParams
 from firmware_sim.frame import Frame, Ints, face_to_face
 from firmware_sim.radio import MAX_DBM, MIN_DBM, IdealRadio, Radio, RealisticRadio, Reception
 from firmware_sim.readers import NonceSource
+from firmware_sim.sealer import make_sealer
 from firmware_sim.venue import build_venue
 from firmware_sim.world import world_windows
 from protocol.api import DetectionSettings, ProvisioningBundle
+from protocol.ids import epoch_of
 from protocol.messages import MAX_HEARD, Heard, TapTranscript
 
 logger = logging.getLogger(__name__)
@@ -203,6 +205,28 @@ def _checkins(
     return result
 
 
+class _EphIds:
+    """Every badge's EphID (hex) by its local time; derived again only when its epoch changes."""
+
+    def __init__(self, badges: Sequence[Badge]) -> None:
+        self._badges = badges
+        rotation = [b.settings.ephid_rotation_seconds for b in badges]
+        for r in set(rotation):
+            epoch_of(0, r)  # raises on a rotation the protocol does not allow
+        self._rotation = np.array(rotation, dtype=np.int64)
+        self._epochs = np.full(len(badges), np.iinfo(np.int64).min, dtype=np.int64)
+        self._hex = [""] * len(badges)
+
+    def at(self, local: Ints) -> list[str]:
+        """The EphIDs the badges broadcast at their local times ``local`` (do not modify)."""
+        epochs = local // self._rotation
+        times = local.tolist()
+        for k in np.flatnonzero(epochs != self._epochs).tolist():
+            self._hex[k] = self._badges[k].ephid(times[k]).hex()
+        self._epochs = epochs
+        return self._hex
+
+
 def _nonce(rng: random.Random) -> str:
     return rng.getrandbits(128).to_bytes(16, "big").hex()
 
@@ -225,6 +249,7 @@ def simulate(
     crowd_params: CrowdParams | None = None,
     nonces: NonceSource | None = None,
     world_process: bool = False,
+    signer_process: bool = False,
 ) -> Iterator[WindowOutput]:
     """Simulate the event window by window.
 
@@ -237,6 +262,8 @@ def simulate(
             does not tap); None: each badge makes one up from the seed (no reader needed).
         world_process: step the crowd and the radio in a worker process, ahead of the
             badges (``firmware_sim.world``): the same output, using a second core.
+        signer_process: sign each window's messages (all, or most with a world worker)
+            in a signer process (``firmware_sim.sealer``): the same output.
 
     Yields:
         One ``WindowOutput`` per window, agenda first, then the empty tail.
@@ -284,6 +311,8 @@ def simulate(
     was_online = np.zeros(len(badges), dtype=bool)
     has_outages = settings.outage_rate > 0
     last_label = np.full(len(badges), np.iinfo(np.int64).min, dtype=np.int64)
+    ephids = _EphIds(badges)
+    buffered: set[int] = set()  # badges whose offline buffer may not be empty
     logger.info(
         "simulating event=%s badges=%d windows=%d (agenda %d, tail %d) radio=%s",
         ordered[0].event,
@@ -293,69 +322,114 @@ def simulate(
         timeline.tail_windows,
         type(radio).__name__,
     )
-    for index in range(timeline.windows):
-        start = timeline.window_start(index)
-        frame, reception = next(world)
-        ci, cj = face_to_face(frame)
-        contacts = tuple((ids[i], ids[j]) for i, j in zip(ci.tolist(), cj.tolist(), strict=True))
-        is_last = index == timeline.windows - 1
-        online = np.array([link.step(outage_rng) if has_outages else True for link in links])
-        online |= is_last  # the last window flushes every buffer
-        clocks.synchronise(start, online, online & ~was_online)
-        was_online = online
-        # Each badge works on its own clock: its EphID epoch, window label and times.
-        w = timeline.window_seconds
-        labels = clocks.window_labels(start, w).tolist()
-        local_mid = clocks.local_times(start + w / 2).tolist()
-        local_start = clocks.local_times(start).tolist()
-        ephids = [b.ephid(local_mid[k]).hex() for k, b in enumerate(badges)]
-        heard = heard_json_lists(reception, ephids, len(badges), encoder)
-        taps = []
-        if settings.taps:
-            taps = _taps(frame, start, timeline.window_seconds, tap_rng, tapped)
-        halves: dict[int, list[TapTranscript]] = {}
-        for t, i, j in taps:
-            nonce_a, nonce_b = _nonce(tap_rng), _nonce(tap_rng)
-            transcript = TapTranscript(
-                badge_a=ids[i], badge_b=ids[j], nonce_a=nonce_a, nonce_b=nonce_b, t=t
+    sealer = make_sealer(
+        [bytes.fromhex(b.signing_seed) for b in ordered],
+        signer_process=signer_process,
+        world_process=world_process,
+    )
+    try:
+        for index in range(timeline.windows):
+            start = timeline.window_start(index)
+            frame, reception = next(world)
+            ci, cj = face_to_face(frame)
+            contacts = tuple(
+                (ids[i], ids[j]) for i, j in zip(ci.tolist(), cj.tolist(), strict=True)
             )
-            halves.setdefault(i, []).append(transcript)
-            halves.setdefault(j, []).append(transcript)
-        checkins: dict[int, tuple[str, int, Literal["entry", "exit"]]] = {}
-        if settings.checkins:
-            checkins = _checkins(
-                frame.present, was_present, start, timeline.window_seconds, checkin_rng
-            )
-        was_present = frame.present
-        messages: list[Outgoing] = []
-        for k, badge in enumerate(badges):
-            own: list[Outgoing] = []
-            if index % status_every == 0:
-                own.append(
-                    badge.status(
-                        local_start[k], buffer_fill=buffers[k].fill, drops=buffers[k].drops
-                    )
-                )
-            own.extend(badge.tap(tr) for tr in sorted(halves.get(k, []), key=lambda x: x.t))
-            if k in checkins:
-                nonce, t, direction = checkins[k]
-                quoted = nonce if nonces is None else nonces.nonce_for(CHECKIN_READER)
-                if quoted is not None:
-                    own.append(badge.checkin(CHECKIN_READER, quoted, t, direction))
+            is_last = index == timeline.windows - 1
+            if has_outages:
+                online = np.array([link.step(outage_rng) for link in links], dtype=bool)
+            else:
+                online = np.ones(len(badges), dtype=bool)
+            online |= is_last  # the last window flushes every buffer
+            clocks.synchronise(start, online, online & ~was_online)
+            was_online = online
+            # Each badge works on its own clock: its EphID epoch, window label and times.
+            w = timeline.window_seconds
+            labels = clocks.window_labels(start, w)
             # A clock set back (resync) would repeat a window it already reported: skip it.
-            if labels[k] > last_label[k]:
-                own.append(badge.report_encoded(labels[k], heard[k]))
-                last_label[k] = labels[k]
-            if not online[k]:
-                for message in own:
+            reporting = labels > last_label
+            last_label = np.where(reporting, labels, last_label)
+            window_ephids = ephids.at(clocks.local_times(start + w / 2))
+            heard = heard_json_lists(reception, window_ephids, len(badges), encoder)
+            taps = []
+            if settings.taps:
+                taps = _taps(frame, start, timeline.window_seconds, tap_rng, tapped)
+            halves: dict[int, list[TapTranscript]] = {}
+            for t, i, j in taps:
+                nonce_a, nonce_b = _nonce(tap_rng), _nonce(tap_rng)
+                transcript = TapTranscript(
+                    badge_a=ids[i], badge_b=ids[j], nonce_a=nonce_a, nonce_b=nonce_b, t=t
+                )
+                halves.setdefault(i, []).append(transcript)
+                halves.setdefault(j, []).append(transcript)
+            checkins: dict[int, tuple[str, int, Literal["entry", "exit"]]] = {}
+            if settings.checkins:
+                checkins = _checkins(
+                    frame.present, was_present, start, timeline.window_seconds, checkin_rng
+                )
+            was_present = frame.present
+            # Pass 1: every badge's new messages as unsigned drafts, in publishing order.
+            # Most badges only report; the others (status due, taps, check-ins, offline
+            # or with a buffer to flush) take the full path.
+            is_status = index % status_every == 0
+            offline = set(np.flatnonzero(~online).tolist())
+            special = halves.keys() | checkins.keys() | offline | buffered
+            local_start = clocks.local_times(start).tolist() if is_status else []
+            label_list = labels.tolist()
+            is_reporting = reporting.tolist()
+            who: list[int] = []
+            drafts: list[Draft] = []
+            # (draft position, badge, its drained buffer, how many drafts are its own)
+            detours: list[tuple[int, int, list[Outgoing], int]] = []
+            everyone = is_status or special
+            for k in range(len(badges)) if everyone else np.flatnonzero(reporting).tolist():
+                badge = badges[k]
+                if not is_status and k not in special:
+                    if is_reporting[k]:
+                        who.append(k)
+                        drafts.append(badge.report_draft(label_list[k], heard[k]))
+                    continue
+                at = len(drafts)
+                if is_status:
+                    buffer = buffers[k]
+                    drafts.append(
+                        badge.status_draft(
+                            local_start[k], buffer_fill=buffer.fill, drops=buffer.drops
+                        )
+                    )
+                for tr in sorted(halves.get(k, []), key=lambda x: x.t):
+                    drafts.append(badge.tap_draft(tr))
+                if k in checkins:
+                    nonce, t, direction = checkins[k]
+                    quoted = nonce if nonces is None else nonces.nonce_for(CHECKIN_READER)
+                    if quoted is not None:
+                        drafts.append(badge.checkin_draft(CHECKIN_READER, quoted, t, direction))
+                if is_reporting[k]:
+                    drafts.append(badge.report_draft(label_list[k], heard[k]))
+                who.extend([k] * (len(drafts) - at))
+                if k in offline:
+                    detours.append((at, k, [], len(drafts) - at))
+                    buffered.add(k)
+                elif k in buffered:
+                    detours.append((at, k, buffers[k].drain(), 0))
+                    buffered.discard(k)
+            # Pass 2: sign them all, then publish in order, keeping offline badges' own.
+            sealed = sealer.seal(who, drafts)
+            messages: list[Outgoing] = []
+            done = 0
+            for at, k, drained, kept in detours:
+                messages.extend(sealed[done:at])
+                messages.extend(drained)
+                for message in sealed[at : at + kept]:
                     buffers[k].put(message)
-                continue
-            messages.extend(buffers[k].drain())
-            messages.extend(own)
-        yield WindowOutput(
-            index=index,
-            window_start=start,
-            messages=tuple(messages),
-            contacts=contacts,
-            taps=tuple((t, ids[i], ids[j]) for t, i, j in taps),
-        )
+                done = at + kept
+            messages.extend(sealed[done:])
+            yield WindowOutput(
+                index=index,
+                window_start=start,
+                messages=tuple(messages),
+                contacts=contacts,
+                taps=tuple((t, ids[i], ids[j]) for t, i, j in taps),
+            )
+    finally:
+        sealer.close()

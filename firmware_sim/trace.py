@@ -8,6 +8,7 @@ line is an error.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from collections import defaultdict
@@ -229,6 +230,40 @@ def contact_events(trace: Trace, gap_tolerance_seconds: int = 0) -> list[Contact
         events.append(ContactEvent(pair, start, last))
     events.sort(key=lambda e: (e.start, id_key(e.pair[0]), id_key(e.pair[1])))
     return events
+
+
+def bystanders(trace: Trace, presence_gap_seconds: int) -> dict[int, tuple[str, ...]]:
+    """Who is at the venue in a window without being in any listed contact.
+
+    The trace only lists contacts, so presence is inferred: an id is present in a
+    window of the trace that lies between two of its own contact windows when its
+    silence there (from the end of the one to the start of the other) is at most
+    ``presence_gap_seconds``. Longer silences count as away (a session, lunch, gone
+    home); 0 makes nobody a bystander.
+
+    Returns:
+        Trace time ``t`` of a window in ``trace.windows`` -> the ids present in it but not
+        in contact, in ``id_key`` order; windows without any are left out.
+
+    Raises:
+        ValueError: ``presence_gap_seconds`` is negative.
+    """
+    if presence_gap_seconds < 0:
+        raise ValueError("presence_gap_seconds must be >= 0")
+    w = trace.window_seconds
+    times = sorted(trace.windows)
+    active: dict[str, list[int]] = defaultdict(list)
+    for t, pairs in trace.windows.items():
+        for x in {x for p in pairs for x in p}:
+            active[x].append(t)
+    result: dict[int, list[str]] = defaultdict(list)
+    for x in trace.ids:
+        ends = active[x]
+        for a, b in zip(ends, ends[1:], strict=False):
+            if b - a > w and b - a - w <= presence_gap_seconds:
+                for k in range(bisect.bisect_right(times, a), bisect.bisect_left(times, b)):
+                    result[times[k]].append(x)
+    return {t: tuple(result[t]) for t in sorted(result)}
 
 
 def format_trace(windows: dict[int, Iterable[Pair]]) -> str:

@@ -1,0 +1,186 @@
+"""Signing a window's drafts: in this process, or shared with a signer process.
+
+Ed25519 signing is the largest single cost of a big simulation, and every signature
+is independent of the others, so a window's drafts can be signed on two cores:
+``ProcessSealer`` sends the first ``share`` of them to a signer process (which holds
+the same keys), signs the rest here meanwhile, and puts the signatures back in
+order. Ed25519 signatures are deterministic, so the payloads are byte for byte those
+``LocalSealer`` (or ``Badge.report_encoded`` and friends) make.
+
+The signer is started with ``spawn``: as with any spawning ``multiprocessing`` code, a
+script that asks for it must keep its top level behind ``if __name__ == "__main__":``.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from typing import Protocol
+
+import nacl.bindings
+
+from firmware_sim.badge import Draft, Outgoing
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_LEN = 64
+POLL_S = 1.0
+"""How often a waiting sealer checks that the signer process is still alive."""
+DEFAULT_SHARE = 1.0
+"""Share of a window's drafts the signer process signs when this process also steps the
+world (crowd and radio): it has the most other work, so the signer takes all of it."""
+SHARE_WITH_WORLD_WORKER = 0.85
+"""The share when a world worker steps the world: this process drafts the messages (about
+half the signing time per window) and signs the rest, so neither waits long for the other."""
+_OK, _FAILED = b"\x00", b"\x01"
+"""First byte of the signer's answer: signatures follow, or an error message."""
+
+
+class Sealer(Protocol):
+    """Signs drafts of many badges, keeping their order."""
+
+    def seal(self, who: Sequence[int], drafts: Sequence[Draft]) -> list[Outgoing]:
+        """Sign ``drafts[i]`` with the key of badge ``who[i]``; the payloads in order."""
+        ...
+
+    def close(self) -> None:
+        """Release what the sealer holds (a process); it cannot seal afterwards."""
+        ...
+
+
+def secret_keys(seeds: Sequence[bytes]) -> list[bytes]:
+    """The 64-byte Ed25519 secret keys (libsodium's form) of 32-byte seeds."""
+    return [nacl.bindings.crypto_sign_seed_keypair(seed)[1] for seed in seeds]
+
+
+def _sign_all(keys: Sequence[bytes], who: Sequence[int], data: Sequence[bytes]) -> bytes:
+    """The signatures of ``data[i]`` by ``keys[who[i]]``, concatenated."""
+    sign = nacl.bindings.crypto_sign
+    return b"".join(sign(d, keys[k])[:SIGNATURE_LEN] for k, d in zip(who, data, strict=True))
+
+
+class LocalSealer:
+    """Signs everything in this process.
+
+    With libsodium's ``crypto_sign`` (``nacl.bindings``, PyNaCl's public low-level API):
+    the same Ed25519 signature as ``SigningKey.sign`` without building a
+    ``SignedMessage`` around it.
+
+    Args:
+        seeds: each badge's 32-byte Ed25519 seed, by badge index.
+    """
+
+    def __init__(self, seeds: Sequence[bytes]) -> None:
+        self._keys = secret_keys(seeds)
+
+    def seal(self, who: Sequence[int], drafts: Sequence[Draft]) -> list[Outgoing]:
+        """Sign ``drafts[i]`` with the key of badge ``who[i]``; the payloads in order."""
+        keys, sign, size = self._keys, nacl.bindings.crypto_sign, SIGNATURE_LEN
+        return [
+            Outgoing(d.topic, sign(d.prefix + d.body, keys[k])[:size] + d.body)
+            for k, d in zip(who, drafts, strict=True)
+        ]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class ProcessSealer:
+    """Signs ``share`` of each batch in a signer process and the rest here, at the same time.
+
+    Args:
+        seeds: each badge's 32-byte Ed25519 seed, by badge index.
+        share: share of each batch the signer process signs (0 to 1).
+
+    Raises:
+        ValueError: ``share`` is outside 0..1.
+    """
+
+    def __init__(self, seeds: Sequence[bytes], share: float = DEFAULT_SHARE) -> None:
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"share must be within 0..1, got {share}")
+        self.share = share
+        self._local = LocalSealer(seeds if share < 1.0 else [])  # share 1: signs none here
+        context = multiprocessing.get_context("spawn")
+        self._conn, theirs = context.Pipe()
+        self._process = context.Process(
+            target=_serve, args=(list(seeds), theirs), name="signer", daemon=True
+        )
+        self._process.start()
+        theirs.close()
+        logger.info("signer process pid=%s started, share %.2f", self._process.pid, share)
+
+    def seal(self, who: Sequence[int], drafts: Sequence[Draft]) -> list[Outgoing]:
+        """Sign ``drafts[i]`` with the key of badge ``who[i]``; the payloads in order.
+
+        Raises:
+            RuntimeError: the signer process failed or died.
+        """
+        cut = round(len(drafts) * self.share)
+        if cut:
+            self._conn.send((list(who[:cut]), [d.prefix + d.body for d in drafts[:cut]]))
+        mine = self._local.seal(who[cut:], drafts[cut:]) if cut < len(drafts) else []
+        if not cut:
+            return mine
+        answer = self._receive()
+        if answer[:1] != _OK or len(answer) != 1 + SIGNATURE_LEN * cut:
+            detail = answer[1:300].decode(errors="replace")
+            raise RuntimeError(f"the signer process failed: {detail}")
+        size = SIGNATURE_LEN
+        theirs = [  # signature i is answer[1 + 64 i : 65 + 64 i]
+            Outgoing(d.topic, answer[1 + size * i : 1 + size * (i + 1)] + d.body)
+            for i, d in enumerate(drafts[:cut])
+        ]
+        return theirs + mine
+
+    def _receive(self) -> bytes:
+        while not self._conn.poll(POLL_S):
+            if not self._process.is_alive():
+                raise RuntimeError(f"the signer process exited with code {self._process.exitcode}")
+        try:
+            return self._conn.recv_bytes()
+        except EOFError as exc:
+            raise RuntimeError("the signer process closed its pipe") from exc
+
+    def close(self) -> None:
+        """Stop the signer process and reap it."""
+        try:
+            if self._process.is_alive():
+                self._conn.send(None)
+        except (BrokenPipeError, OSError):
+            pass
+        self._process.join(5.0)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+        self._conn.close()
+
+
+def _serve(seeds: list[bytes], conn: Connection) -> None:
+    """The signer process: sign each batch it receives, answer with the signatures."""
+    keys = secret_keys(seeds)
+    while True:
+        try:
+            batch = conn.recv()
+        except EOFError:  # the parent went away
+            return
+        if batch is None:
+            return
+        who, data = batch
+        try:
+            answer = _OK + _sign_all(keys, who, data)
+        except Exception as exc:  # the parent raises it as RuntimeError
+            answer = _FAILED + f"{type(exc).__name__}: {exc}".encode()
+        conn.send_bytes(answer)
+
+
+def make_sealer(
+    seeds: Sequence[bytes], *, signer_process: bool, world_process: bool = False
+) -> Sealer:
+    """A ``LocalSealer``, or with ``signer_process`` a ``ProcessSealer`` whose share suits
+    whether a world worker (``world_process``) takes the crowd and radio off this process."""
+    if not signer_process:
+        return LocalSealer(seeds)
+    return ProcessSealer(seeds, SHARE_WITH_WORLD_WORKER if world_process else DEFAULT_SHARE)
