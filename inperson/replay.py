@@ -29,6 +29,7 @@ from firmware_sim.fidelity import EDGE_COLUMNS, DetectedMeeting, detected_edges,
 from firmware_sim.publisher import MqttPublisher
 from firmware_sim.radio import HERALD_PARAMS, RadioParams
 from firmware_sim.replay import (
+    ReplayRadio,
     build_replay_radio,
     count_windows,
     plan_replay,
@@ -36,7 +37,7 @@ from firmware_sim.replay import (
     replay_windows,
     trace_bundles,
 )
-from firmware_sim.trace import Trace, load_trace
+from firmware_sim.trace import Trace, bystanders, load_trace
 from inperson.demo import Demo, DemoError, DemoOptions, StatusWatcher, progress_bar
 from inperson.processes import ChildError
 from protocol.api import DetectionSettings, ProvisioningBundle
@@ -208,7 +209,8 @@ def run_replay(options: ReplayOptions, console: Console) -> dict[str, Any]:
         run.start_gateway(token)
         run.wait_gateway_online(watcher)
         ready = time.monotonic()
-        sent, publish_s = _publish(run, trace, badge_of, options)
+        radio = _radio(trace, options)
+        sent, publish_s = _publish(run, trace, badge_of, options, radio)
         published = time.monotonic()
         run.drain(watcher, sent)
         drained = time.monotonic()
@@ -235,12 +237,15 @@ def run_replay(options: ReplayOptions, console: Console) -> dict[str, Any]:
         for row in rows
     ]
     write_edges(run.out / "edges.csv", meetings)
-    result = fidelity(trace, meetings, options.gap_tolerance_s)
+    standing = bystanders(trace, radio.presence_gap_seconds)
+    result = fidelity(trace, meetings, options.gap_tolerance_s, standing)
     counters = status.counters if status is not None else {}
     result["run"] = {
         "trace": str(options.trace),
         "radio": options.radio,
         "radio_preset": options.radio_preset,
+        "presence_gap_seconds": radio.presence_gap_seconds,
+        "bystander_windows": sum(len(ids) for ids in standing.values()),
         "seed": options.seed,
         "settings": options.detection(),
         "time_offset": offset,
@@ -266,15 +271,23 @@ def _settings(options: ReplayOptions) -> DetectionSettings:
         raise DemoError(f"invalid detection settings: {exc}") from exc
 
 
+def _radio(trace: Trace, options: ReplayOptions) -> ReplayRadio:
+    """The replay radio the options ask for."""
+    params = HERALD_PARAMS if options.radio_preset == "herald" else RadioParams()
+    return build_replay_radio(options.radio, len(trace.ids), options.seed, params)
+
+
 def _publish(
-    run: Replay, trace: Trace, badge_of: dict[str, str], options: ReplayOptions
+    run: Replay,
+    trace: Trace,
+    badge_of: dict[str, str],
+    options: ReplayOptions,
+    radio: ReplayRadio,
 ) -> tuple[int, float]:
     """Drive the badges; returns (messages the broker acknowledged, wall seconds)."""
     settings = _settings(options)
     plan = plan_replay(trace, settings, options.start_time)
     bundles = trace_bundles(trace, run.bundles, badge_of)
-    params = HERALD_PARAMS if options.radio_preset == "herald" else RadioParams()
-    radio = build_replay_radio(options.radio, len(trace.ids), options.seed, params)
     publisher = MqttPublisher(
         run.broker.host, run.broker.port, options.connections, client_prefix="inperson-replay"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,15 +28,20 @@ contact = st.tuples(
 ).filter(lambda c: c[1] != c[2])
 
 
+@pytest.mark.parametrize("presence_gap", [0, 300])
 @settings(max_examples=40, deadline=None)
 @given(st.lists(contact, min_size=1, max_size=40))
-def test_the_reports_carry_exactly_the_trace(contacts: list[tuple[int, str, str]]) -> None:
+def test_the_reports_carry_exactly_the_trace(
+    presence_gap: int, contacts: list[tuple[int, str, str]]
+) -> None:
+    """Bystanders (with a presence gap) report too, hearing nothing, and change nothing."""
     trace = parse_trace([f"{t} {i} {j}" for t, i, j in contacts])
     by_id = {x: BUNDLES[IDS.index(x)] for x in trace.ids}
     id_of = {b.badge: x for x, b in by_id.items()}
     plan = plan_replay(trace, BUNDLES[0].settings, 1_780_563_600)
     heard: set[tuple[int, str, str]] = set()
-    for out in replay_windows(trace, by_id, plan, TraceIdealRadio()):
+    radio = TraceIdealRadio(presence_gap_seconds=presence_gap)
+    for out in replay_windows(trace, by_id, plan, radio):
         epoch = epoch_of(out.window_start, 900)
         owner = {derive_ephid(k, BUNDLES[0].event, epoch).hex(): b for b, k in KEYS.items()}
         for topic, payload in out.messages:
@@ -67,3 +73,30 @@ def test_group_placement_is_deterministic_and_keeps_listed_pairs_close(
     for a, b in pairs.tolist():
         # Same group circle: at most its diameter (31 people: radius 3.5 m) plus jitter.
         assert np.hypot(*(first.positions[a] - first.positions[b])) < 2 * 3.5 + 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(0, 39), unique=True, max_size=40),
+    st.integers(0, 20),
+    st.integers(0, 2**32 - 1),
+)
+def test_bystanders_stand_alone_apart_from_everyone(
+    people: list[int], talking: int, seed: int
+) -> None:
+    # The first ``talking`` pairs of ``people`` are in contact, the rest stand alone.
+    k = min(talking, len(people) // 2)
+    pairs = np.array(people[: 2 * k], dtype=np.int64).reshape(-1, 2)
+    alone = np.array(people[2 * k :], dtype=np.int64)
+    frame = place_groups(pairs, 40, np.random.default_rng(seed), bystanders=alone)
+    again = place_groups(pairs, 40, np.random.default_rng(seed), bystanders=alone)
+    assert np.array_equal(frame.positions, again.positions)
+    assert np.array_equal(frame.headings, again.headings)
+    assert sorted(np.flatnonzero(frame.present).tolist()) == sorted(people)
+    assert not set(alone.tolist()) & {m for g in frame.groups for m in g}
+    for x in alone.tolist():
+        others = [y for y in people if y != x]
+        if others:
+            gaps = np.hypot(*(frame.positions[others] - frame.positions[x]).T)
+            # Slots are 3 m apart; a pair's circle has a 0.45 m radius; jitter 0.1 m.
+            assert gaps.min() > 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_sim.trace import contact_events, format_trace, ordered, parse_trace
+from firmware_sim.trace import bystanders, contact_events, format_trace, ordered, parse_trace
 
 ids = st.integers(min_value=0, max_value=30).map(str) | st.sampled_from(["a", "b-1", "x.y"])
 contact = st.tuples(st.integers(min_value=1, max_value=60).map(lambda k: 20 * k), ids, ids).filter(
@@ -80,3 +80,29 @@ def test_contact_events_cover_every_window_once(
         for (_, end), (start, _) in zip(mine, mine[1:], strict=False):
             assert start - end > 20 * gap_windows
         assert mine[0][0] == ends[0] - 20 and mine[-1][1] == ends[-1]
+
+
+@given(st.lists(contact, max_size=60), st.integers(min_value=0, max_value=4))
+def test_bystanders_are_silent_between_close_contacts_of_their_own(
+    contacts: list[tuple[int, str, str]], gap_windows: int
+) -> None:
+    trace = parse_trace([f"{t} {i} {j}" for t, i, j in contacts])
+    gap = 20 * gap_windows
+    standing = bystanders(trace, gap)
+    active = {x: [t for t, p in trace.windows.items() if any(x in q for q in p)] for x in trace.ids}
+    assert set(standing) <= set(trace.windows)
+    for t, pairs in trace.windows.items():
+        talking = {x for p in pairs for x in p}
+        expected = [
+            x
+            for x in trace.ids
+            if x not in talking
+            and any(
+                a < t < b and b - a - 20 <= gap
+                for a, b in zip(active[x], active[x][1:], strict=False)
+            )
+        ]
+        assert list(standing.get(t, ())) == expected
+    wider = bystanders(trace, gap + 20)
+    assert all(set(ids) <= set(wider[t]) for t, ids in standing.items())
+    assert bystanders(trace, 0) == {}

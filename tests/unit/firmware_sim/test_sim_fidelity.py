@@ -70,6 +70,17 @@ def test_window_scores() -> None:
     assert window_scores(TRACE, bridged) is None
 
 
+def test_bystanders_widen_the_window_universe() -> None:
+    # 4 stood in the hall at t = 80: pairs (1, 4) and (2, 4) join the universe, and the
+    # detected (1, 4) becomes a false positive inside it.
+    scores = window_scores(TRACE, DETECTED, {80: ("4",)})
+    assert scores is not None
+    assert scores["false_positives_outside_universe"] == 0
+    assert scores["true_negatives"] == 1
+    assert scores["specificity"] == 0.5
+    assert fidelity(TRACE, DETECTED, 0, {80: ("4",)})["per_window"] == scores
+
+
 def test_meeting_scores() -> None:
     scores = meeting_scores(contact_events(TRACE), DETECTED, 20)
     assert scores["true_events"] == 4

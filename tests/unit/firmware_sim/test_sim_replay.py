@@ -208,3 +208,49 @@ def test_realistic_replay_radio_is_deterministic_and_hears_most_listed_pairs() -
     heard = set(zip(first.receiver[strong].tolist(), first.sender[strong].tolist(), strict=True))
     listed = {(int(a), int(b)) for a, b in pairs} | {(int(b), int(a)) for a, b in pairs}
     assert len(heard & listed) / len(listed) > 0.6
+
+
+def test_realistic_replay_bystanders_report_and_only_listed_pairs_are_contacts() -> None:
+    # 1 and 2 talk at 1000 and 1040; at 1020 they stand in the hall while 3 and 4 talk.
+    trace, by_id, plan = _setup(["1000 1 2", "1020 3 4", "1040 1 2", "9000 3 4"])
+    id_of = {b.badge: x for x, b in by_id.items()}
+    checks = verifiers(list(by_id.values()))
+    radio = TraceRealisticRadio.create(len(trace.ids), 3, presence_gap_seconds=300)
+    reporters: dict[int, set[str]] = {}
+    for out in replay_windows(trace, by_id, plan, radio):
+        if not out.contacts:
+            continue
+        t = plan.trace_time(out.window_start) + 20
+        for topic, payload in out.messages:
+            parsed = parse_badge_topic(topic)
+            message = open_envelope(parsed, payload, checks[parsed.badge])
+            if isinstance(message, SightingReport):
+                reporters.setdefault(t, set()).add(id_of[message.badge])
+        listed = {frozenset(p) for p in trace.windows[t]}
+        assert {frozenset((id_of[a], id_of[b])) for a, b in out.contacts} == listed
+    # 3 and 4 are silent for 7,960 s between their contacts: away, not bystanders.
+    assert reporters == {
+        1000: {"1", "2"},
+        1020: {"1", "2", "3", "4"},
+        1040: {"1", "2"},
+        9000: {"3", "4"},
+    }
+    ideal = replay_windows(trace, by_id, plan, TraceIdealRadio())
+    assert sum(len(out.messages) for out in ideal) < sum(
+        len(out.messages) for out in replay_windows(trace, by_id, plan, radio)
+    )
+
+
+def test_bystanders_stand_alone_and_may_not_be_in_a_pair() -> None:
+    pairs = np.array([[0, 1], [2, 3]], dtype=np.int64)
+    alone = np.array([5, 7], dtype=np.int64)
+    plain = place_groups(pairs, 9, np.random.default_rng(2))
+    frame = place_groups(pairs, 9, np.random.default_rng(2), bystanders=alone)
+    assert np.flatnonzero(frame.present).tolist() == [0, 1, 2, 3, 5, 7]
+    assert frame.groups == plain.groups == ((0, 1), (2, 3))
+    empty = place_groups(pairs, 9, np.random.default_rng(2), bystanders=alone[:0])
+    assert np.array_equal(empty.positions, plain.positions)
+    with pytest.raises(ValueError, match="bystanders"):
+        place_groups(pairs, 9, np.random.default_rng(2), bystanders=np.array([1, 5]))
+    with pytest.raises(ValueError, match="bystanders"):
+        place_groups(pairs, 9, np.random.default_rng(2), bystanders=np.array([5, 5]))

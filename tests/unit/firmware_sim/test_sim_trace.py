@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from firmware_sim.errors import TraceError
-from firmware_sim.trace import contact_events, load_trace, parse_trace
+from firmware_sim.trace import bystanders, contact_events, load_trace, parse_trace
 from tests.conftest import DATASETS
 
 SFHH = DATASETS / "sfhh_2009_tij.dat"
@@ -78,6 +78,16 @@ def test_contact_events_with_and_without_gap_tolerance() -> None:
     ]
     bridged = [(e.pair, e.start, e.end) for e in contact_events(trace, 20)]
     assert bridged == [(("1", "2"), 0, 80), (("2", "3"), 20, 40), (("1", "2"), 180, 200)]
+
+
+def test_bystanders_stand_between_their_own_contacts() -> None:
+    # 1 talks at 20 and 100 (silence 60 s), 3 at 20 and 200 (silence 160 s).
+    trace = parse_trace(["20 1 2", "20 3 4", "60 2 4", "100 1 2", "200 3 5"])
+    assert bystanders(trace, 0) == {}
+    assert bystanders(trace, 60) == {60: ("1",)}
+    assert bystanders(trace, 160) == {60: ("1", "3"), 100: ("3",)}
+    with pytest.raises(ValueError, match="presence_gap"):
+        bystanders(trace, -1)
 
 
 def test_load_errors(tmp_path: Path) -> None:
