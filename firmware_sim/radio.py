@@ -127,7 +127,7 @@ FREE_SPACE_PARAMS = RadioParams(rssi_at_1m_dbm=-65.0, path_loss_exponent=2.0, sh
 CALIBRATED_RSSI_THRESHOLD_DBM = -82
 """RSSI threshold tuned for the default (calibrated) radio on the simulated conference.
 
-With gap tolerance 60 s and minimum meeting 60 s (docs/fidelity.md). It is the
+With gap tolerance 20 s and minimum meeting 60 s (docs/fidelity.md). It is the
 protocol's ``DetectionSettings`` default; the earlier -72 dBm suited ``FREE_SPACE_PARAMS``.
 """
 

@@ -21,7 +21,7 @@ class DetectionSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
 
     window_seconds: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 20
     rssi_threshold_dbm: Annotated[int, msgspec.Meta(ge=-127, le=20)] = -82
-    gap_tolerance_seconds: Annotated[int, msgspec.Meta(ge=0, le=86_400)] = 60
+    gap_tolerance_seconds: Annotated[int, msgspec.Meta(ge=0, le=86_400)] = 20
     min_meeting_seconds: Annotated[int, msgspec.Meta(ge=0, le=86_400)] = 60
     link_threshold_seconds: Annotated[int, msgspec.Meta(ge=0, le=86_400)] = 180
     ephid_rotation_seconds: Annotated[int, msgspec.Meta(ge=1, le=900)] = 900

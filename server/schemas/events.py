@@ -66,7 +66,7 @@ class EventOut(BaseModel):
                     "settings": {
                         "window_seconds": 20,
                         "rssi_threshold_dbm": -82,
-                        "gap_tolerance_seconds": 60,
+                        "gap_tolerance_seconds": 20,
                         "min_meeting_seconds": 60,
                         "link_threshold_seconds": 180,
                         "ephid_rotation_seconds": 900,

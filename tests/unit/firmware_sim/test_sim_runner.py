@@ -11,8 +11,9 @@ from firmware_sim.clock import SimClock
 from firmware_sim.config import SimSettings
 from firmware_sim.errors import BundleError
 from firmware_sim.runner import run_simulation
-from firmware_sim.simulation import simulate
+from firmware_sim.simulation import plan_timeline, simulate
 from firmware_sim.truth import GroundTruth
+from protocol.api import DetectionSettings
 from tests.unit.firmware_sim.fakes import FakeTime, RecordingPublisher, make_bundles, write_bundles
 
 SUMMARY_KEYS = {
@@ -57,10 +58,10 @@ def test_run_publishes_what_simulate_yields_paced_and_writes_files(tmp_path: Pat
     assert publisher.messages == [tuple(m) for m in expected]
     assert publisher.closed
 
-    windows = 12 + 10
+    windows = 12 + plan_timeline(DetectionSettings(), 1, 0).tail_windows
     assert steps == [(k, windows) for k in range(1, windows + 1)]
-    # an acknowledgement barrier every allowed lateness (60 s = 3 windows): 0, 3, ..., 21
-    assert publisher.barriers == 8
+    # an acknowledgement barrier every allowed lateness (60 s = 3 windows): 0, 3, 6, ...
+    assert publisher.barriers == len(range(0, windows, 3))
     assert sum(fake.sleeps) == pytest.approx(windows * 20 / 60)
 
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())

@@ -26,18 +26,23 @@ def _settings(**overrides: object) -> SimSettings:
     return SimSettings(**values)  # type: ignore[arg-type]
 
 
+TAIL = plan_timeline(DetectionSettings(), 1, 0).tail_windows
+"""Windows after the agenda with the default settings."""
+
+
 @pytest.fixture(scope="module")
 def run() -> list[WindowOutput]:
     return list(simulate(make_bundles(N), _settings(radio="ideal")))
 
 
 def test_timeline_rounds_the_start_up_and_adds_the_tail() -> None:
-    timeline = plan_timeline(DetectionSettings(), 60, 1780563601)
+    timeline = plan_timeline(DetectionSettings(gap_tolerance_seconds=60), 60, 1780563601)
     assert timeline.start == 1780563620
     assert timeline.agenda_windows == 180
     assert timeline.tail_windows == 10  # ceil((60 + 60 + 40) / 20) + 2
     assert timeline.windows == 190
     assert timeline.window_start(3) == 1780563680
+    assert TAIL == 8  # the defaults: ceil((20 + 60 + 40) / 20) + 2
     other = DetectionSettings(
         window_seconds=30, gap_tolerance_seconds=100, allowed_lateness_seconds=0
     )
@@ -92,7 +97,7 @@ def test_ground_truth_pairs_are_ordered_and_unique(run: list[WindowOutput]) -> N
 
 
 def test_tail_windows_have_no_contacts_and_empty_reports(run: list[WindowOutput]) -> None:
-    tail = run[-10:]
+    tail = run[-TAIL:]
     checks = verifiers(make_bundles(N))
     for out in tail:
         assert out.contacts == () and out.taps == ()
@@ -101,7 +106,7 @@ def test_tail_windows_have_no_contacts_and_empty_reports(run: list[WindowOutput]
             message = open_envelope(parsed, payload, checks[parsed.badge])
             if isinstance(message, SightingReport):
                 assert message.heard == []
-    assert len(run) == 36 + 10
+    assert len(run) == 36 + TAIL
 
 
 def test_status_every_five_minutes(run: list[WindowOutput]) -> None:
@@ -110,7 +115,7 @@ def test_status_every_five_minutes(run: list[WindowOutput]) -> None:
         for out in run
         if any(parse_badge_topic(t).channel is BadgeChannel.STATUS for t, _ in out.messages)
     ]
-    assert with_status == [0, 15, 30, 45]
+    assert with_status == list(range(0, 36 + TAIL, 15))
     checks = verifiers(make_bundles(N))
     for topic, payload in run[15].messages:
         parsed = parse_badge_topic(topic)
@@ -189,7 +194,7 @@ def test_every_badge_checks_in_on_arrival_and_out_on_leaving(run: list[WindowOut
                 assert message.reader == "entrance" and len(message.nonce) == 32
                 seen[message.badge].append((message.direction, out.index, message.t))
                 nonces.add(message.nonce)
-    agenda_end = len(run) - 10
+    agenda_end = len(run) - TAIL
     assert sorted(seen) == [b.badge for b in bundles]
     for events in seen.values():
         assert [d for d, _, _ in events] == ["entry", "exit"]
