@@ -88,6 +88,8 @@ def bar_chart(
         axes.legend(frameon=False)
     step = max(1, len(labels) // 16)  # at most ~16 tick labels, readable
     axes.set_xticks(positions[::step], list(labels)[::step])
+    if labels and max(len(label) for label in labels) > 5:
+        axes.tick_params(axis="x", labelrotation=30)  # long labels would overlap
     axes.set_xlim(-0.6, max(len(labels), _MIN_SLOTS) - 0.4)  # a lone bar stays a bar
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
@@ -108,6 +110,28 @@ def log_histogram(values: Sequence[float], *, xlabel: str, ylabel: str) -> str:
         ticks: list[float] = [t for t in _DURATION_TICKS if low / 1.5 <= t <= high * 1.5] or [low]
         axes.set_xticks(ticks, [_duration_label(t) for t in ticks])
         axes.xaxis.set_minor_locator(NullLocator())
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    return _svg(figure)
+
+
+def scatter_log(
+    x: Sequence[float], y: Sequence[float], *, xlabel: str, ylabel: str, diagonal: bool = True
+) -> str:
+    """Points on logarithmic axes (positive values only), with the line y = x."""
+    figure = Figure(figsize=(4.6, 4.2), layout="constrained")
+    axes: Axes = figure.subplots()
+    axes.spines[["top", "right"]].set_visible(False)
+    points = [(a, b) for a, b in zip(x, y, strict=True) if a > 0 and b > 0]
+    if points:
+        xs, ys = zip(*points, strict=True)
+        axes.scatter(xs, ys, s=6, alpha=0.35, color=_COLOR, linewidths=0)
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        if diagonal:
+            low, high = min(*xs, *ys), max(*xs, *ys)
+            axes.plot([low, high], [low, high], color=_ACCENT, linewidth=1, label="equal")
+            axes.legend(frameon=False)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     return _svg(figure)

@@ -315,7 +315,7 @@ def replay(
         f"contact time error {result['contact_time']['error_seconds']:+,} s; "
         f"wall {result['run']['wall_seconds']['total']} s"
     )
-    console.print(f"wrote {out / 'edges.csv'} and {out / 'fidelity.json'}")
+    console.print(f"wrote {out / 'edges.csv'}, {out / 'fidelity.json'} and {out / 'report.html'}")
 
 
 @app.command()

@@ -25,7 +25,13 @@ from rich.markup import escape
 
 from firmware_sim.clock import SimClock
 from firmware_sim.errors import SimError
-from firmware_sim.fidelity import EDGE_COLUMNS, DetectedMeeting, detected_edges, fidelity
+from firmware_sim.fidelity import (
+    EDGE_COLUMNS,
+    DetectedMeeting,
+    detected_edges,
+    fidelity,
+    trace_edges,
+)
 from firmware_sim.publisher import MqttPublisher
 from firmware_sim.radio import HERALD_PARAMS, RadioParams
 from firmware_sim.replay import (
@@ -40,6 +46,7 @@ from firmware_sim.replay import (
 from firmware_sim.trace import Trace, bystanders, load_trace
 from inperson.demo import Demo, DemoError, DemoOptions, StatusWatcher, progress_bar
 from inperson.processes import ChildError
+from inperson.replay_page import write_replay_page
 from protocol.api import DetectionSettings, ProvisioningBundle
 from protocol.encoding import decode_json
 from protocol.errors import ProtocolError
@@ -261,6 +268,7 @@ def run_replay(options: ReplayOptions, console: Console) -> dict[str, Any]:
         },
     }
     (run.out / "fidelity.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_replay_page(run.out / "report.html", result, trace_edges(trace), detected_edges(meetings))
     return result
 
 

@@ -162,11 +162,11 @@ def collect(client: Http, event: str, bucket_seconds: int = BUCKET_SECONDS) -> E
 # --- rendering -----------------------------------------------------------------------------
 
 
-def _e(value: object) -> str:
+def escape(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
     if seconds >= 60:
@@ -174,33 +174,33 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def _tiles(pairs: Iterable[tuple[str, str]]) -> str:
+def tiles(pairs: Iterable[tuple[str, str]]) -> str:
     cells = "".join(
-        f'<div class="tile"><div class="v">{_e(v)}</div><div class="k">{_e(k)}</div></div>'
+        f'<div class="tile"><div class="v">{escape(v)}</div><div class="k">{escape(k)}</div></div>'
         for k, v in pairs
     )
     return f'<div class="tiles">{cells}</div>'
 
 
-def _section(title: str, body: str, note: str = "") -> str:
-    caption = f'<p class="note">{_e(note)}</p>' if note else ""
-    return f"<section><h2>{_e(title)}</h2>{caption}{body}</section>"
+def section(title: str, body: str, note: str = "") -> str:
+    caption = f'<p class="note">{escape(note)}</p>' if note else ""
+    return f"<section><h2>{escape(title)}</h2>{caption}{body}</section>"
 
 
 def _empty(what: str) -> str:
-    return f'<p class="empty">No {_e(what)} yet.</p>'
+    return f'<p class="empty">No {escape(what)} yet.</p>'
 
 
 def _overview(report: EventReport) -> str:
     stats = report.stats
     connected = int(report.network.get("connected_pairs", 0))
-    return _tiles(
+    return tiles(
         [
             ("attendees", f"{int(stats.get('attendees', 0)):,}"),
             ("meetings", f"{int(stats.get('meetings', 0)):,}"),
             ("of which taps", f"{int(stats.get('taps', 0)):,}"),
             ("connections", f"{int(stats.get('connections', 0)):,}"),
-            ("time together", _duration(float(stats.get("total_contact_seconds", 0)))),
+            ("time together", duration(float(stats.get("total_contact_seconds", 0)))),
             ("contacts per attendee", f"{float(report.network.get('mean_contacts', 0)):.1f}"),
             ("connected pairs", f"{connected:,}"),
             ("check-ins", f"{int(stats.get('checkins', 0)):,}"),
@@ -210,7 +210,7 @@ def _overview(report: EventReport) -> str:
 
 def _contacts_over_time(report: EventReport) -> str:
     if not report.contacts:
-        return _section("Contacts over time", _empty("proximity contacts"))
+        return section("Contacts over time", _empty("proximity contacts"))
     minutes = [start / 60 for start, _ in report.contacts]
     windows = int(report.event.get("settings", {}).get("window_seconds", 20)) or 20
     per_bucket = report.bucket_seconds / windows
@@ -218,18 +218,18 @@ def _contacts_over_time(report: EventReport) -> str:
     svg = charts.line_chart(
         minutes, pairs, xlabel="minutes since the first contact", ylabel="pairs in contact"
     )
-    return _section(
+    return section(
         "Contacts over time",
         svg,
         f"Pairs of attendees in verified face-to-face contact, averaged over "
-        f"{_duration(report.bucket_seconds)} buckets.",
+        f"{duration(report.bucket_seconds)} buckets.",
     )
 
 
 def _attendance(report: EventReport) -> str:
     hours = list(report.stats.get("attendance_per_hour", []))
     if not hours:
-        return _section("Attendance", _empty("check-ins"))
+        return section("Attendance", _empty("check-ins"))
     labels = [str(h["hour"])[11:16] for h in hours]
     svg = charts.bar_chart(
         labels,
@@ -242,13 +242,13 @@ def _attendance(report: EventReport) -> str:
     inside = ", ".join(
         f"{label} {int(h['inside'])}" for label, h in zip(labels, hours, strict=True)
     )
-    return _section("Attendance", svg, f"People inside at the end of each hour: {inside}.")
+    return section("Attendance", svg, f"People inside at the end of each hour: {inside}.")
 
 
 def _network(report: EventReport) -> str:
     degrees = sorted(report.network.get("degree_distribution", []), key=lambda d: d["contacts"])
     if not degrees:
-        return _section("Contact network", _empty("connections"))
+        return section("Contact network", _empty("connections"))
     svg = charts.bar_chart(
         [str(d["contacts"]) for d in degrees],
         [int(d["attendees"]) for d in degrees],
@@ -256,7 +256,7 @@ def _network(report: EventReport) -> str:
         ylabel="attendees",
     )
     rows = "".join(
-        f"<tr><td>{rank}</td><td>{_e(c.get('name', ''))}</td><td>{int(c['contacts'])}</td></tr>"
+        f"<tr><td>{rank}</td><td>{escape(c.get('name', ''))}</td><td>{int(c['contacts'])}</td></tr>"
         for rank, c in enumerate(list(report.network.get("most_connected", []))[:_TOP], start=1)
     )
     table = (
@@ -264,26 +264,26 @@ def _network(report: EventReport) -> str:
         if rows
         else ""
     )
-    return _section("Contact network", svg + table, "How many people each attendee met.")
+    return section("Contact network", svg + table, "How many people each attendee met.")
 
 
 def _time_together(report: EventReport) -> str:
     if not report.pair_seconds:
-        return _section("Time together", _empty("connections"))
+        return section("Time together", _empty("connections"))
     svg = charts.log_histogram(
         report.pair_seconds, xlabel="total time together per pair", ylabel="pairs"
     )
     ordered = sorted(report.pair_seconds)
     median = ordered[len(ordered) // 2]
-    return _section(
+    return section(
         "Time together",
         svg,
-        f"{len(ordered):,} pairs; median {_duration(median)}, longest {_duration(ordered[-1])}.",
+        f"{len(ordered):,} pairs; median {duration(median)}, longest {duration(ordered[-1])}.",
     )
 
 
 def _detection(detection: Detection) -> str:
-    tiles = _tiles(
+    body = tiles(
         [
             ("precision", f"{detection.precision:.3f}"),
             ("recall", f"{detection.recall:.3f}"),
@@ -293,7 +293,6 @@ def _detection(detection: Detection) -> str:
             ("reports accepted", f"{detection.reports_accepted:,}"),
         ]
     )
-    body = tiles
     if detection.rejected:
         body += charts.bar_chart(
             list(detection.rejected),
@@ -308,7 +307,7 @@ def _detection(detection: Detection) -> str:
             xlabel="check-in outcome",
             ylabel="taps",
         )
-    return _section(
+    return section(
         "Detection against the simulator's ground truth",
         body,
         "Precision: share of the linked pairs that truly met; recall: share of the true "
@@ -335,8 +334,8 @@ def render_html(
     when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     name = report.event.get("name") or report.event.get("id", "event")
     parts = [
-        f"<h1>{_e(name)}</h1>",
-        f'<p class="sub">event {_e(report.event.get("id", ""))} · report generated {when}</p>',
+        f"<h1>{escape(name)}</h1>",
+        f'<p class="sub">event {escape(report.event.get("id", ""))} · report generated {when}</p>',
         _overview(report),
         _contacts_over_time(report),
         _attendance(report),
@@ -345,10 +344,15 @@ def render_html(
     ]
     if detection is not None:
         parts.append(_detection(detection))
+    return html_page(f"{name}: inperson report", parts)
+
+
+def html_page(title: str, parts: Iterable[str]) -> str:
+    """Return a self-contained page: ``title`` (escaped here) and already-escaped ``parts``."""
     body = "\n".join(parts)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_e(name)}: inperson report</title><style>{_STYLE}</style></head>"
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f"<body>{body}</body></html>\n"
     )
 

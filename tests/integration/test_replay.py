@@ -107,6 +107,9 @@ def test_a_real_sfhh_slice_replays_exactly_with_the_ideal_radio(tmp_path: Path) 
     assert result["per_window"]["specificity"] == 1.0
     assert result["run"]["rejected"] == {}
     assert json.loads((out / "fidelity.json").read_text()) == result
+    page = (out / "report.html").read_text()
+    assert page.count("<svg") == 2  # durations, time together per pair
+    assert f"{len(expected):,} pairs in both; 0 only in the trace, 0 only detected" in page
 
 
 def _generated_trace(seed: int) -> list[str]:
