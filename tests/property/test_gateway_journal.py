@@ -11,7 +11,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from gateway.journal import Journal, MemoryJournal, TinyDBJournal
+from gateway.journal import Journal, TinyDBJournal
+from gateway.memory_journal import MemoryJournal
 from protocol.api import Meeting
 from protocol.ids import meeting_id
 

@@ -15,7 +15,7 @@ import pytest
 from gateway.backoff import Backoff
 from gateway.errors import ForwardError, RegistryError
 from gateway.forwarder import Forwarder
-from gateway.journal import MemoryJournal
+from gateway.memory_journal import MemoryJournal
 from gateway.service import fetch_registry
 from gateway.uplink import MEETINGS_PATH, REGISTRY_PATH, Uplink
 from protocol.api import IngestRejection, IngestResult, Meeting, MeetingBatch, Registry

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import CorruptJournalFile, JournalError
-from gateway.journal import STATE_FILE, AtomicJSONStorage, Journal, MemoryJournal, TinyDBJournal
+from gateway.journal import STATE_FILE, AtomicJSONStorage, Journal, TinyDBJournal
+from gateway.memory_journal import MemoryJournal
 from protocol.api import Meeting
 from protocol.ids import meeting_id
 

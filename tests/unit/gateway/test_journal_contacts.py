@@ -18,7 +18,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from gateway.journal import CONTACTS, Journal, MemoryJournal, TinyDBJournal
+from gateway.journal import CONTACTS, Journal, TinyDBJournal
+from gateway.memory_journal import MemoryJournal
 from gateway.processor import Processor
 from gateway.registry import BadgeRegistry
 from tests.unit.gateway.support import T0, WINDOW, FakeClock, TestBadge, badges, registry_for

@@ -14,7 +14,8 @@ import pytest
 
 from gateway.changelog import MIN_COMPACT_BYTES, ChangeLog
 from gateway.errors import JournalError
-from gateway.journal import STATE_FILE, Journal, MemoryJournal, TinyDBJournal
+from gateway.journal import STATE_FILE, Journal, TinyDBJournal
+from gateway.memory_journal import MemoryJournal
 from gateway.replay import DIGEST_LEN, DUPLICATE, NEW, ReplayMemory
 
 SEGMENT = 300
