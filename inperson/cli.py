@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from inperson.broker import Broker, BrokerError
 from inperson.logs import configure_logging
+from inperson.terminal import progress_bar
 
 if TYPE_CHECKING:
     from firmware_sim.config import SimSettings
@@ -180,7 +180,7 @@ def _simulate(settings: SimSettings, progress: str) -> str:
 
         result = run_simulation(settings, progress=report)
     elif progress == "bar":
-        with _progress_bar() as bar:
+        with progress_bar(console) as bar:
             task = bar.add_task("simulating", total=None)
 
             def advance(done: int, total: int) -> None:
@@ -370,13 +370,3 @@ def protocol_vectors(
 def _interrupt(signum: int, frame: object) -> None:
     """Turn SIGTERM into KeyboardInterrupt so ``finally`` blocks stop child processes."""
     raise KeyboardInterrupt
-
-
-def _progress_bar() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )

@@ -6,18 +6,13 @@ import json
 import secrets
 import shutil
 import subprocess
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
 import httpx2
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from firmware_sim.radio import CALIBRATED_RSSI_THRESHOLD_DBM
 from inperson.broker import Broker, BrokerError, free_port
@@ -25,9 +20,9 @@ from inperson.evaluation import Pair, pair, score, true_connections
 from inperson.processes import Child, ChildError, wait_http
 from inperson.report import Detection, ReportError, collect, write_report
 from inperson.roster import make_roster
+from inperson.terminal import print_summary, progress_bar
+from inperson.watcher import StatusWatcher, is_drained
 from protocol.api import CheckInOutcome, GatewayStatus
-from protocol.encoding import decode_json
-from protocol.errors import MalformedMessage
 from protocol.topics import gateway_status_topic
 
 EVENT = "demo-2026"
@@ -57,58 +52,6 @@ class DemoOptions:
     summary_json: Path | None = None
     serve: bool = False
     drain_timeout_s: float = 120.0
-
-
-class StatusWatcher:
-    """Follows a gateway's retained status topic (a paho subscriber); keeps every status seen."""
-
-    def __init__(self, host: str, port: int, topic: str) -> None:
-        self.topic = topic
-        self.history: list[GatewayStatus] = []
-        self._lock = threading.Lock()
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"watch-{secrets.token_hex(4)}"
-        )
-        self._client.on_connect = self._on_connect
-        self._client.on_message = self._on_message
-        self._host, self._port = host, port
-
-    def start(self) -> None:
-        """Connect and subscribe in paho's background thread."""
-        self._client.connect(self._host, self._port)
-        self._client.loop_start()
-
-    def stop(self) -> None:
-        """Disconnect and stop the background thread."""
-        self._client.disconnect()
-        self._client.loop_stop()
-
-    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
-        client.subscribe(self.topic, qos=1)
-
-    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        try:
-            status = decode_json(bytes(message.payload), GatewayStatus)
-        except MalformedMessage:
-            return
-        with self._lock:
-            self.history.append(status)
-
-    def snapshot(self) -> GatewayStatus | None:
-        """The latest status received, or None."""
-        with self._lock:
-            return self.history[-1] if self.history else None
-
-
-def is_drained(status: GatewayStatus | None, sent: int) -> bool:
-    """Whether the gateway has received ``sent`` messages, closed every pair and forwarded all."""
-    return (
-        status is not None
-        and status.counters.get("received", 0) >= sent
-        and status.gauges.get("open_pairs", 1) == 0
-        and status.gauges.get("journal_unforwarded", 1) == 0
-        and status.gauges.get("checkins_unforwarded", 0) == 0
-    )
 
 
 class Demo:
@@ -397,53 +340,6 @@ class Demo:
         self.broker.stop()
         if hasattr(self, "http"):
             self.http.close()
-
-
-def progress_bar(console: Console) -> Progress:
-    """The progress bar of the demo and the replay: description, bar, n/total, time."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
-
-
-def print_summary(console: Console, summary: dict[str, Any], export: Path) -> None:
-    """Show the figures as a table a person can read."""
-    table = Table(title="inperson demo", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    table.add_row("badges", f"{summary['badges']}")
-    table.add_row(
-        "simulated time", f"{summary['simulated_minutes']:.0f} min ({summary['radio']} radio)"
-    )
-    table.add_row("reports sent", f"{summary['reports_sent']:,}")
-    table.add_row("reports accepted", f"{summary['reports_accepted']:,}")
-    table.add_row("duplicates (ignored)", f"{summary['duplicates']:,}")
-    rejected = ", ".join(f"{k} {v:,}" for k, v in summary["rejected"].items()) or "none"
-    table.add_row("rejected", f"{summary['rejected_total']:,} ({rejected})")
-    table.add_row(
-        "contact windows",
-        f"{summary['contact_windows']:,} (truth {summary['true_contact_windows']:,})",
-    )
-    table.add_row("meetings", f"{summary['meetings']:,} (of which taps {summary['taps']:,})")
-    outcomes = dict(summary["checkins"])
-    accepted = outcomes.pop("accepted", 0)
-    failed = ", ".join(f"{k} {v:,}" for k, v in outcomes.items()) or "none"
-    table.add_row(
-        "check-ins",
-        f"{accepted:,} accepted, {sum(outcomes.values()):,} failed ({failed}); "
-        f"{summary['checkins_skipped']:,} taps without a nonce",
-    )
-    table.add_row(
-        "connections", f"{summary['connections']:,} (truth {summary['true_connections']:,})"
-    )
-    table.add_row("precision", f"{summary['precision']:.3f}")
-    table.add_row("recall", f"{summary['recall']:.3f}")
-    console.print(table)
-    console.print(f"sample attendee export: [bold]{export}[/bold]")
 
 
 def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:

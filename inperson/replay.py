@@ -44,9 +44,11 @@ from firmware_sim.replay import (
     trace_bundles,
 )
 from firmware_sim.trace import Trace, bystanders, load_trace
-from inperson.demo import Demo, DemoError, DemoOptions, StatusWatcher, progress_bar
+from inperson.demo import Demo, DemoError, DemoOptions
 from inperson.processes import ChildError
 from inperson.replay_page import write_replay_page
+from inperson.terminal import progress_bar
+from inperson.watcher import StatusWatcher
 from protocol.api import DetectionSettings, ProvisioningBundle
 from protocol.encoding import decode_json
 from protocol.errors import ProtocolError

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from gateway.config import GatewaySettings
 from gateway.service import run_gateway
 from inperson.broker import Broker
-from inperson.demo import StatusWatcher
+from inperson.watcher import StatusWatcher
 from inperson.roster import make_roster
 from protocol.ids import checkin_id
 from protocol.signing import BadgeKey

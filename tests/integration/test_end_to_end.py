@@ -25,8 +25,8 @@ from firmware_sim.runner import run_simulation
 from gateway.config import GatewaySettings
 from gateway.service import run_gateway
 from inperson.broker import Broker
-from inperson.demo import StatusWatcher, is_drained
 from inperson.roster import make_roster
+from inperson.watcher import StatusWatcher, is_drained
 from protocol.topics import gateway_status_topic
 from server.config import ServerSettings
 from server.main import create_app
