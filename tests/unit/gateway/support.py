@@ -13,7 +13,7 @@ import nacl.signing
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from inperson import demo
+from inperson import watcher
 from protocol.api import DetectionSettings, GatewayStatus, Registry, RegistryBadge
 from protocol.encoding import seal
 from protocol.ids import derive_ephid, epoch_of
@@ -197,7 +197,7 @@ def publish_all(host: str, port: int, messages: Sequence[tuple[str, bytes]]) -> 
         client.loop_stop()
 
 
-class StatusWatcher(demo.StatusWatcher):
+class StatusWatcher(watcher.StatusWatcher):
     """The demo's status watcher, connected at once, with async waiting for tests."""
 
     def __init__(self, host: str, port: int, topic: str) -> None:
