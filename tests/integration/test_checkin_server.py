@@ -13,8 +13,8 @@ from pydantic import SecretStr
 from gateway.config import GatewaySettings
 from gateway.service import run_gateway
 from inperson.broker import Broker
-from inperson.watcher import StatusWatcher
 from inperson.roster import make_roster
+from inperson.watcher import StatusWatcher
 from protocol.ids import checkin_id
 from protocol.signing import BadgeKey
 from protocol.topics import gateway_status_topic
