@@ -12,7 +12,9 @@ from firmware_sim.config import SimSettings
 from firmware_sim.errors import PublishError
 from firmware_sim.fleet import FleetPublisher, ensure_fd_limit
 from firmware_sim.runner import run_simulation
+from firmware_sim.simulation import plan_timeline
 from inperson.broker import Broker, free_port
+from protocol.api import DetectionSettings
 from protocol.encoding import open_envelope
 from protocol.topics import parse_badge_topic
 from tests.unit.firmware_sim.fakes import make_bundles, verifiers, write_bundles
@@ -92,7 +94,9 @@ def test_simulation_in_per_badge_mode_delivers_every_message_in_order(
         subscriber.close()
     summary = result.summary
     assert summary["publish_failures"] == 0
-    assert summary["reports_sent"] == 25 * (12 + 10)
+    assert summary["reports_sent"] == 25 * (
+        12 + plan_timeline(DetectionSettings(), 1, 0).tail_windows
+    )
     assert len(received) == summary["messages_sent"]
     checks = verifiers(bundles)
     last_seq: dict[str, int] = {}

@@ -15,7 +15,9 @@ from firmware_sim.config import SimSettings
 from firmware_sim.errors import PublishError
 from firmware_sim.publisher import MqttPublisher
 from firmware_sim.runner import run_simulation
+from firmware_sim.simulation import plan_timeline
 from inperson.broker import Broker, free_port
+from protocol.api import DetectionSettings
 from protocol.encoding import open_envelope
 from protocol.messages import SightingReport
 from protocol.topics import BadgeChannel, parse_badge_topic
@@ -23,6 +25,9 @@ from tests.unit.firmware_sim.fakes import make_bundles, verifiers, write_bundles
 from tests.unit.firmware_sim.subscriber import Subscriber
 
 pytestmark = pytest.mark.integration
+
+TAIL = plan_timeline(DetectionSettings(), 1, 0).tail_windows
+"""Windows after the agenda with the default settings."""
 
 
 def test_every_published_message_arrives_and_verifies(
@@ -47,7 +52,7 @@ def test_every_published_message_arrives_and_verifies(
         subscriber.close()
 
     summary = result.summary
-    windows = 12 + 10
+    windows = 12 + TAIL
     assert summary["publish_failures"] == 0
     assert summary["reports_sent"] == 12 * windows
     assert summary["messages_sent"] == (
@@ -116,9 +121,9 @@ def test_module_entry_point_runs_from_the_environment(
     )
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["reports_sent"] == 4 * (6 + 10) and summary["publish_failures"] == 0
+    assert summary["reports_sent"] == 4 * (6 + TAIL) and summary["publish_failures"] == 0
     truth = json.loads((tmp_path / "truth.json").read_text())
-    assert truth["event"] == event_id and truth["windows"] == 16
+    assert truth["event"] == event_id and truth["windows"] == 6 + TAIL
     assert "simulation done" in done.stderr
 
 
