@@ -24,7 +24,6 @@ from __future__ import annotations
 import statistics
 import struct
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 from gateway.pairing import Contact
@@ -109,18 +108,32 @@ class Aggregator:
 
     def advance(self, watermark: int) -> list[Meeting]:
         """Close every run that ``watermark`` makes final; return the meetings, sorted."""
-        return self._close(lambda last: self.is_final(last, watermark))
+        s = self._settings
+        # is_final(last, watermark) <=> last <= limit (the same inequality, solved for last)
+        limit = (
+            watermark - s.allowed_lateness_seconds - 2 * s.window_seconds - s.gap_tolerance_seconds
+        )
+        return self._close(limit)
 
     def flush(self) -> list[Meeting]:
         """Close everything (end of an event, tests); return the meetings, sorted."""
-        return self._close(lambda last: True)
+        return self._close(None)
 
-    def _close(self, is_final: Callable[[int], bool]) -> list[Meeting]:
+    def _close(self, limit: int | None) -> list[Meeting]:
+        """Close the runs whose last window starts at or before ``limit`` (None: all)."""
         meetings: list[Meeting] = []
-        for pair in sorted(self._open):
+        # no run of a pair can be final unless its first window is (later runs end later)
+        candidates = (
+            self._open
+            if limit is None
+            else [
+                pair for pair, windows in self._open.items() if not windows or min(windows) <= limit
+            ]
+        )
+        for pair in sorted(candidates):
             windows = self._open[pair]
             for run in self._runs(sorted(windows)):
-                if not is_final(run[-1]):
+                if limit is not None and run[-1] > limit:
                     break
                 meeting = self._meeting(pair, run, windows)
                 if meeting is None:

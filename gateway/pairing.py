@@ -20,7 +20,7 @@ from typing import Any
 
 from gateway.record import RecordReader, names
 from gateway.registry import BadgeRegistry
-from protocol.api import Meeting
+from protocol.api import Meeting, Registry
 from protocol.ids import meeting_id
 from protocol.messages import SightingReport, TapHalf, TapTranscript
 
@@ -35,6 +35,11 @@ TAP_HALF = b"T"
 TAP_DONE = b"U"
 """Record: a tap transcript is complete (forgotten). ``>q`` t; names a, b, nonce_a, nonce_b."""
 RECORD_TAGS = (HALF, CONTACT, EXPIRE, TAP_HALF, TAP_DONE)
+
+RESOLVED_WINDOWS = 4
+"""Windows whose EphID resolutions are cached (the oldest created is dropped first)."""
+_RESOLVED_MIN = 1024
+"""A window caches at most this many EphIDs plus two per registered badge (junk EphIDs)."""
 
 _TAG_Q = struct.Struct(">cq")
 _TAG_QI = struct.Struct(">cqi")
@@ -78,6 +83,11 @@ class Pairing:
         self._contacted: dict[int, set[tuple[str, str]]] = {}
         self._taps: dict[TapTranscript, set[str]] = {}
         self._changes = bytearray()
+        # EphID (hex, as in reports) -> badge or None, per window start: every badge near
+        # another hears it, so each EphID comes back in many reports of the same window.
+        # Forgotten whenever the registry is refreshed (revoked badges stop resolving).
+        self._resolved: dict[int, dict[str, str | None]] = {}
+        self._resolved_for: Registry | None = None
 
     @property
     def pending_halves(self) -> int:
@@ -116,19 +126,52 @@ class Pairing:
 
     def _strongest_heard(self, report: SightingReport) -> dict[str, int]:
         """Badges heard at or above the threshold, with the strongest median per badge."""
-        threshold = self._registry.settings.rssi_threshold_dbm
+        registry = self._registry
+        threshold = registry.settings.rssi_threshold_dbm
+        resolved = self._resolved_in(report.window_start)
+        room = len(resolved) < _RESOLVED_MIN + 2 * len(registry)
+        me = report.badge
         strongest: dict[str, int] = {}
+        unresolved = self_sighting = below = 0
         for entry in report.heard:
-            other = self._registry.resolve(bytes.fromhex(entry.ephid), report.window_start)
-            if other is None:
-                self._counters["unresolved_ephid"] += 1
-            elif other == report.badge:
-                self._counters["self_sighting"] += 1
-            elif entry.rssi_median < threshold:
-                self._counters["heard_below_threshold"] += 1
+            ephid = entry.ephid
+            if ephid in resolved:
+                other = resolved[ephid]
             else:
-                strongest[other] = max(entry.rssi_median, strongest.get(other, entry.rssi_median))
+                other = registry.resolve(bytes.fromhex(ephid), report.window_start)
+                if room:
+                    resolved[ephid] = other
+            if other is None:
+                unresolved += 1
+            elif other == me:
+                self_sighting += 1
+            elif entry.rssi_median < threshold:
+                below += 1
+            else:
+                rssi = entry.rssi_median
+                seen = strongest.get(other)
+                strongest[other] = rssi if seen is None or rssi > seen else seen
+        counters = self._counters
+        if unresolved:
+            counters["unresolved_ephid"] += unresolved
+        if self_sighting:
+            counters["self_sighting"] += self_sighting
+        if below:
+            counters["heard_below_threshold"] += below
         return strongest
+
+    def _resolved_in(self, window_start: int) -> dict[str, str | None]:
+        """The EphID resolutions cached for a window (all forgotten on a registry refresh)."""
+        current = self._registry.registry
+        if current is not self._resolved_for:
+            self._resolved.clear()
+            self._resolved_for = current
+        resolved = self._resolved.get(window_start)
+        if resolved is None:
+            resolved = self._resolved[window_start] = {}
+            while len(self._resolved) > RESOLVED_WINDOWS:
+                del self._resolved[next(iter(self._resolved))]
+        return resolved
 
     def add_tap(self, half: TapHalf) -> Meeting | None:
         """Take a verified tap half; return the tap meeting when both halves are in."""

@@ -134,7 +134,6 @@ class Processor:
             The verifier's verdict (the effect, if any, is already applied).
         """
         self.counters["received"] += 1
-        watermark = self.watermark
         verdict = self._verifier.check(topic, payload)
         if verdict.outcome == DUPLICATE:
             self.counters["duplicate"] += 1
@@ -158,7 +157,7 @@ class Processor:
                 else:
                     self._readers.reject(topic, payload, verdict.outcome, verdict.detail)
             return verdict
-        self._apply(verdict, watermark)
+        self._apply(verdict)
         return verdict
 
     def flush_logs(self) -> None:
@@ -175,8 +174,8 @@ class Processor:
     def _is_registered(self, badge: str) -> bool:
         return self._registry.lookup(badge) is not None
 
-    def _apply(self, verdict: Verdict, before: int | None) -> None:
-        """Let an accepted message take effect; ``before`` is the watermark before it."""
+    def _apply(self, verdict: Verdict) -> None:
+        """Let an accepted message take effect."""
         message = verdict.message
         logger.debug("accepted badge=%s seq=%s", verdict.badge, verdict.seq)
         if isinstance(message, SightingReport):
@@ -184,9 +183,10 @@ class Processor:
             for contact in self._pairing.add_report(message):
                 self._aggregator.add(contact)
                 self.counters["contact_windows"] += 1
-            after = self.watermark
-            if after is not None and after != before:
-                self._advance(after)
+            if self._verifier.watermark_moved:
+                after = self._verifier.watermark.value
+                if after is not None:
+                    self._advance(after)
         elif isinstance(message, TapHalf):
             self.counters["accepted_taps"] += 1
             tap = self._pairing.add_tap(message)

@@ -38,12 +38,15 @@ _MASK_LEN = WINDOW // 8
 class _Window:
     """One badge: highest seq, a ring of digests, and which slots hold a seq in the window."""
 
-    __slots__ = ("highest", "present", "ring")
+    __slots__ = ("highest", "present", "ring", "prefix")
 
-    def __init__(self) -> None:
+    def __init__(self, badge: str) -> None:
         self.highest = -1
         self.present = 0
         self.ring = bytearray(WINDOW * DIGEST_LEN)
+        name = badge.encode()
+        self.prefix = bytes((len(name),)) + name
+        """The badge's part of each change record (id length and id), built once."""
 
     def classify(self, seq: int, digest: bytes) -> str:
         if seq > self.highest:
@@ -102,15 +105,15 @@ class ReplayMemory:
         """Remember an accepted message (and log the change for the next checkpoint)."""
         if len(digest) != DIGEST_LEN:
             raise ValueError(f"digest must be {DIGEST_LEN} bytes")
-        self._apply(badge, seq, digest)
-        name = badge.encode()
-        self._changes += bytes((len(name),)) + name + _SEQ.pack(seq) + digest
+        window = self._apply(badge, seq, digest)
+        self._changes += window.prefix + _SEQ.pack(seq) + digest
 
-    def _apply(self, badge: str, seq: int, digest: bytes) -> None:
+    def _apply(self, badge: str, seq: int, digest: bytes) -> _Window:
         window = self._windows.get(badge)
         if window is None:
-            window = self._windows[badge] = _Window()
+            window = self._windows[badge] = _Window(badge)
         window.record(seq, digest)
+        return window
 
     @property
     def pending_changes(self) -> int:
@@ -151,7 +154,7 @@ class ReplayMemory:
             end = at + _SEQ.size + _MASK_LEN + WINDOW * DIGEST_LEN
             if end > len(view):
                 raise ValueError("replay base is cut off")
-            window = self._windows[badge] = _Window()
+            window = self._windows[badge] = _Window(badge)
             (window.highest,) = _SEQ.unpack_from(view, at)
             at += _SEQ.size
             window.present = int.from_bytes(view[at : at + _MASK_LEN], "big")
