@@ -8,8 +8,11 @@ halls facing the stage (side by side and one behind the other: never face-to-fac
 On arrival people queue at a registration desk, and at the break some queue for
 coffee: one behind the other, facing the desk (never face-to-face). Between the
 mingling rooms and the halls people walk through the corridor for a window, in
-lanes, facing the way they go. Movement happens between windows: ``Crowd.step``
-returns one ``Frame`` per window.
+lanes, facing the way they go; with ``CrowdParams(walking=True)`` they walk along a path
+instead (firmware_sim/walking.py): through their room's door, along the corridor and
+through the other room's door, at their own pace, for as many windows as the way
+takes, and people coming to a standing spot walk there too. Movement happens between
+windows: ``Crowd.step`` returns one ``Frame`` per window.
 
 Agendas longer than ``DAY_MIN_WINDOWS`` windows follow a conference day instead of
 the single session: arrival, two morning sessions around a coffee break, lunch, two
@@ -34,6 +37,7 @@ import numpy as np
 
 from firmware_sim.frame import ABSENT, Floats, Frame, Ints
 from firmware_sim.venue import Points, Venue
+from firmware_sim.walking import Point, Walker, walking_rng
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +156,10 @@ class CrowdParams:
             rather than joining an existing group.
         max_group: largest conversation group.
         switch_room_share: chance that someone leaving a group walks to another room.
-        corridors: walk through the corridor (one window) between halls and mingling rooms.
+        corridors: walk through the corridor between halls and mingling rooms.
+        walking: with ``corridors``, walk along a path through the doors and the corridor
+            for as many windows as the way takes (walking.py); otherwise a walk is one
+            window on a random walking slot of the corridor.
         queues: queue at registration on arrival and for coffee at the break.
         coffee_share: share of the audience that queues for coffee after the session.
         queue_service_s: seconds one desk takes per person.
@@ -177,6 +184,7 @@ class CrowdParams:
     max_group: int = 5
     switch_room_share: float = 0.2
     corridors: bool = True
+    walking: bool = False
     queues: bool = True
     coffee_share: float = 0.4
     queue_service_s: float = 6.0
@@ -236,12 +244,21 @@ class Crowd:
     departure: list[int] = field(default_factory=list)
     hungry: set[int] = field(default_factory=set)
     fed: set[int] = field(default_factory=set)
+    walker: Walker | None = None
+    last_frame: Frame | None = None
 
     @classmethod
     def create(
         cls, venue: Venue, agenda: Agenda, n: int, rng: random.Random, params: CrowdParams
     ) -> Crowd:
-        """A crowd of ``n`` people who have not arrived yet; arrival windows come from ``rng``."""
+        """A crowd of ``n`` people who have not arrived yet; arrival windows come from ``rng``.
+
+        Walking draws from its own generator, derived from ``rng`` (``walking_rng``).
+        """
+        walker = None
+        if params.walking and params.corridors and venue.corridor is not None:
+            jitter = params.walk_jitter_deg
+            walker = Walker(venue, params.window_seconds, jitter, walking_rng(rng))
         arrival = [rng.randrange(agenda.arrival_windows) for _ in range(n)]
         free = {r: list(range(len(venue.rooms[r].spots))) for r in venue.mingle_rooms}
         queues: dict[int, list[int]] = {r: [] for r in venue.mingle_rooms}
@@ -261,6 +278,7 @@ class Crowd:
             free_spots=free,
             queues=queues,
             departure=departure,
+            walker=walker,
         )
 
     @property
@@ -285,7 +303,8 @@ class Crowd:
             self._dissolve_expired(w)
             self._drift_apart()
             self._seek_company(w)
-        return self._frame()
+        self.last_frame = self._frame()
+        return self.last_frame
 
     def _day_step(self, w: int) -> None:
         """One window of a day agenda: phase changes, lunch, departures, then mingling."""
@@ -376,6 +395,8 @@ class Crowd:
             if person in line:
                 line.remove(person)
         self.walk_to.pop(person, None)
+        if self.walker is not None:
+            self.walker.forget(person)
         self.place[person] = Place.ABSENT
         self.seat[person] = (-1, -1)
 
@@ -399,11 +420,13 @@ class Crowd:
         for hall, people in per_hall.items():
             seats = self.rng.sample(range(len(self.venue.rooms[hall].seats)), len(people))
             for person, seat in zip(people, seats, strict=True):
+                origin = self._origin(person)
                 self._leave_group(person)
                 self.seat[person] = (hall, seat)
                 if self._has_corridor:
                     self.place[person] = Place.WALKING
                     self.walk_to[person] = (hall, seat, False)
+                    self._start_walk(person, origin, hall, self.venue.rooms[hall].seats[seat])
                 else:
                     self.place[person] = Place.SEATED
         logger.debug("session starts seated=%d", len(audience))
@@ -416,13 +439,21 @@ class Crowd:
         elif not coffee:
             share = 0.0
         for person in range(self.size):
-            if self.place[person] == Place.SEATED:
+            # (someone still walking to their seat turns back)
+            to_seat = (
+                self.walker is not None
+                and self.place[person] == Place.WALKING
+                and self.walk_to[person][1] >= 0
+            )
+            if self.place[person] == Place.SEATED or to_seat:
+                origin = self._origin(person)
                 self.seat[person] = (-1, -1)
                 room = self.rng.choice(self.venue.mingle_rooms)
                 queue = self.params.queues and self.rng.random() < share
                 if self._has_corridor:
                     self.place[person] = Place.WALKING
                     self.walk_to[person] = (room, -1, queue)
+                    self._start_walk(person, origin, room, None)
                 else:
                     self._settle(person, room, queue)
 
@@ -430,14 +461,54 @@ class Crowd:
     def _has_corridor(self) -> bool:
         return self.params.corridors and self.venue.corridor is not None
 
+    def _origin(self, person: int) -> tuple[int, Point]:
+        """Where ``person`` sets off from: their walk, the last frame, or their place."""
+        seen = self._seen_at(person)
+        if seen is not None:
+            return seen
+        if self.group_of[person] >= 0:
+            group = self.groups[self.group_of[person]]
+            x, y = self.venue.rooms[group.room].spots[group.spot]
+            return group.room, (float(x), float(y))
+        hall, seat = self.seat[person]
+        x, y = self.venue.rooms[hall].seats[seat]
+        return hall, (float(x), float(y))
+
+    def _seen_at(self, person: int) -> tuple[int, Point] | None:
+        """Where ``person`` was last shown (on their way, or in the last frame), if anywhere."""
+        walker = self.walker
+        if walker is not None and (person in walker.walks or person in walker.approaches):
+            point, room = walker.where(person)
+            return room, point
+        last = self.last_frame
+        if last is not None and person < len(last) and last.rooms[person] != ABSENT:
+            x, y = last.positions[person]
+            return int(last.rooms[person]), (float(x), float(y))
+        return None
+
+    def _start_walk(
+        self, person: int, origin: tuple[int, Point], room: int, dest: Points | None
+    ) -> None:
+        """``person`` walks from ``origin`` to ``dest`` in ``room`` (None: into the room)."""
+        if self.walker is None:
+            return
+        end = None if dest is None else (float(dest[0]), float(dest[1]))
+        self.walker.start(person, origin[0], origin[1], room, end)
+
     def _finish_walks(self) -> None:
-        """Everyone who walked through the corridor last window arrives."""
+        """Everyone whose walk has been shown to its end arrives."""
+        walker = self.walker
         for person in sorted(self.walk_to):
+            if walker is not None and person in walker.walks:
+                if not walker.walks[person].arrived:
+                    continue
             room, seat, coffee = self.walk_to.pop(person)
             if seat >= 0:
                 self.place[person] = Place.SEATED
             else:
                 self._settle(person, room, coffee)
+            if walker is not None:
+                walker.walks.pop(person, None)
 
     def _settle(self, person: int, room: int, coffee: bool) -> None:
         """Someone arriving in a mingling room queues for coffee or stands alone."""
@@ -474,6 +545,9 @@ class Crowd:
 
     def _leave_venue(self) -> None:
         self.walk_to.clear()
+        if self.walker is not None:
+            self.walker.walks.clear()
+            self.walker.approaches.clear()
         for line in self.queues.values():
             line.clear()
         for person in range(self.size):
@@ -585,6 +659,16 @@ class Crowd:
         self._stand_alone(person, room)
 
     def _stand_alone(self, person: int, room: int) -> None:
+        """``person`` stands alone at a free spot (walking there, with ``walking``)."""
+        origin = self._seen_at(person) if self.walker is not None else None
+        self._take_spot(person, room)
+        if self.walker is not None and origin is not None:
+            group = self.groups[self.group_of[person]]
+            x, y = self.venue.rooms[group.room].spots[group.spot]
+            self.walker.approach(person, origin[0], origin[1], group.room, (float(x), float(y)))
+
+    def _take_spot(self, person: int, room: int) -> None:
+        """A group of one for ``person`` at a free spot drawn in ``room`` (or another)."""
         candidates = [room] + [r for r in self.venue.mingle_rooms if r != room]
         for r in candidates:
             free = self.free_spots[r]  # kept sorted: the draw is over the sorted spots
@@ -605,6 +689,8 @@ class Crowd:
         group = self.groups[gid]
         group.members.remove(person)
         self.group_of[person] = -1
+        if self.walker is not None:
+            self.walker.approaches.pop(person, None)
         if not group.members:
             bisect.insort(self.free_spots[group.room], group.spot)
             del self.groups[gid]
@@ -621,6 +707,8 @@ class Crowd:
         jitter = math.radians(self.params.heading_jitter_deg)
         seat_jitter = math.radians(self.params.seat_jitter_deg)
         conversations: list[tuple[int, ...]] = []
+        walker = self.walker
+        on_the_way = set() if walker is None else walker.on_the_way()
         for gid in sorted(self.groups):
             group = self.groups[gid]
             centre = self.venue.rooms[group.room].spots[group.spot]
@@ -639,8 +727,9 @@ class Crowd:
                 )
                 headings[person] = theta + math.pi + self.rng.uniform(-jitter, jitter)
                 rooms[person] = group.room
-            if m > 1:
-                conversations.append(tuple(sorted(group.members)))
+            talking = [p for p in group.members if p not in on_the_way]
+            if m > 1 and len(talking) > 1:  # (those still on their way are not talking yet)
+                conversations.append(tuple(sorted(talking)))
         for person in range(n):
             if self.place[person] == Place.SEATED:
                 hall, seat = self.seat[person]
@@ -650,6 +739,11 @@ class Crowd:
                 rooms[person] = hall
         self._place_queues(positions, headings, rooms)
         self._place_walkers(positions, headings, rooms)
+        if walker is not None:
+            for person in sorted(walker.approaches):
+                shown = walker.show_approach(person)
+                if shown is not None:
+                    positions[person], headings[person], rooms[person] = shown
         return Frame(positions, headings, rooms, tuple(conversations))
 
     def _place_queues(self, positions: Points, headings: Floats, rooms: Ints) -> None:
@@ -663,7 +757,15 @@ class Crowd:
                 rooms[person] = room_id
 
     def _place_walkers(self, positions: Points, headings: Floats, rooms: Ints) -> None:
-        """On random free slots of the corridor, facing the room they walk to."""
+        """Along their paths, one window further each frame, facing the way they go
+        (``walking``), or on random free slots of the corridor, facing the room they
+        walk to."""
+        walker = self.walker
+        if walker is not None:
+            for person in sorted(self.walk_to):
+                if person in walker.walks:
+                    positions[person], headings[person], rooms[person] = walker.show(person)
+            return
         corridor = self.venue.corridor
         if not self.walk_to or corridor is None:
             return

@@ -5,15 +5,17 @@ neighbours separated by a wall. Halls hold rows of seats facing a stage at ``y =
 mingling rooms hold a grid of standing spots at least ``SPOT_SPACING_M`` apart, one
 conversation group (or one person standing alone) per spot, and along their north wall
 a strip with a queue line (registration desk, coffee bar). A corridor runs along the
-north side of every room, behind a wall, with walking slots in lanes. Sizes follow the
-badge count, so the density is the same for 20 or 2,000 badges.
+north side of every room, behind a wall, with walking slots in lanes. Every room has a door
+to the corridor in the middle of its north wall (halls reach back to the same north line
+as the mingling rooms, behind their last row). Sizes follow the badge count, so the
+density is the same for 20 or 2,000 badges.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -82,6 +84,15 @@ class Room:
     spots: Points
     stage_heading: float = -math.pi / 2
     queue: Points = field(default_factory=lambda: np.zeros((0, 2), dtype=np.float64))
+
+    @property
+    def door_x(self) -> float:
+        """Where the room's door to the corridor is on its north wall (the middle)."""
+        return (self.x0 + self.x1) / 2
+
+    def contains(self, x: float, y: float) -> bool:
+        """Whether ``(x, y)`` is strictly inside the room (not in or on a wall)."""
+        return self.x0 < x < self.x1 and self.y0 < y < self.y1
 
     @property
     def area_m2(self) -> float:
@@ -190,6 +201,10 @@ def build_venue(n_badges: int, seated_share: float = 0.7) -> Venue:
         y1 = depth + QUEUE_STRIP_M
         rooms.append(Room(name, "mingle", x, 0.0, x + width, y1, empty, spots, queue=queue))
         x += width + WALL_GAP_M
-    north = max(room.y1 for room in rooms) + WALL_GAP_M
+    back = max(room.y1 for room in rooms)
+    # The halls reach back to the mingling rooms' north wall (behind their last row), so
+    # every door opens on the corridor through one wall.
+    rooms = [replace(room, y1=back) for room in rooms]
+    north = back + WALL_GAP_M
     rooms.append(_corridor(x - WALL_GAP_M, north, math.ceil(n_badges * seated_share)))
     return Venue(tuple(rooms))

@@ -1,5 +1,5 @@
 """Crowd properties with corridors, queues and the conference day: determinism, walls, queues
-never face-to-face, phases in order, lunch for everyone."""
+never face-to-face (but with someone walking past), phases in order, lunch for everyone."""
 
 from __future__ import annotations
 
@@ -20,16 +20,29 @@ seeds = st.integers(min_value=0, max_value=2**32 - 1)
 lengths = st.integers(min_value=8, max_value=70)
 
 
-def _run(n: int, seed: int, windows: int) -> tuple[Crowd, list[Frame], list[list[list[int]]]]:
+def _run(
+    n: int, seed: int, windows: int, walking: bool = False
+) -> tuple[Crowd, list[Frame], list[list[list[int]]]]:
+    crowd, frames, queues, _ = _run_walking(n, seed, windows, walking)
+    return crowd, frames, queues
+
+
+def _run_walking(
+    n: int, seed: int, windows: int, walking: bool
+) -> tuple[Crowd, list[Frame], list[list[list[int]]], list[set[int]]]:
+    """The crowd, its frames, its queues and who walks along a path, window by window."""
+    params = CrowdParams(walking=walking)
     crowd = Crowd.create(
-        build_venue(n), Agenda.for_windows(windows), n, random.Random(seed), CrowdParams()
+        build_venue(n), Agenda.for_windows(windows), n, random.Random(seed), params
     )
     frames: list[Frame] = []
     queues: list[list[list[int]]] = []
+    walkers: list[set[int]] = []
     for w in range(windows + 2):
         frames.append(crowd.step(w))
         queues.append([list(line) for _, line in sorted(crowd.queues.items())])
-    return crowd, frames, queues
+        walkers.append(_walking(crowd))
+    return crowd, frames, queues, walkers
 
 
 def _assert_same_frames(a: list[Frame], b: list[Frame]) -> None:
@@ -39,19 +52,36 @@ def _assert_same_frames(a: list[Frame], b: list[Frame]) -> None:
         assert np.array_equal(x.rooms, y.rooms) and x.groups == y.groups
 
 
-@given(n=people, seed=seeds, windows=lengths)
+def _walking(crowd: Crowd) -> set[int]:
+    """Who is shown on a path in the crowd's last frame (nobody without ``walking``)."""
+    if crowd.walker is None:
+        return set()
+    return set(crowd.walker.walks) | set(crowd.walker.approaches)
+
+
+def _assert_queues_face_only_passers_by(
+    frame: Frame, queueing: set[int], walking: set[int]
+) -> None:
+    """Nobody in a queue is face-to-face with anyone but someone walking past on a path
+    (``walking``: empty for the one-window corridor walk, where nobody may be)."""
+    for a, b in zip(*(x.tolist() for x in face_to_face(frame)), strict=True):
+        if a in queueing or b in queueing:
+            assert (a in walking) != (b in walking), (a, b)
+
+
+@given(n=people, seed=seeds, windows=lengths, walking=st.booleans())
 @settings(max_examples=15, deadline=None)
-def test_the_same_seed_gives_the_same_crowd(n: int, seed: int, windows: int) -> None:
-    _, a, qa = _run(n, seed, windows)
-    _, b, qb = _run(n, seed, windows)
+def test_the_same_seed_gives_the_same_crowd(n: int, seed: int, windows: int, walking: bool) -> None:
+    _, a, qa = _run(n, seed, windows, walking)
+    _, b, qb = _run(n, seed, windows, walking)
     assert qa == qb
     _assert_same_frames(a, b)
 
 
-@given(n=people, seed=seeds, windows=lengths)
+@given(n=people, seed=seeds, windows=lengths, walking=st.booleans())
 @settings(max_examples=15, deadline=None)
-def test_nobody_ever_stands_inside_a_wall(n: int, seed: int, windows: int) -> None:
-    crowd, frames, _ = _run(n, seed, windows)
+def test_nobody_ever_stands_inside_a_wall(n: int, seed: int, windows: int, walking: bool) -> None:
+    crowd, frames, _ = _run(n, seed, windows, walking)
     for frame in frames:
         for person in np.flatnonzero(frame.present).tolist():
             room = crowd.venue.rooms[int(frame.rooms[person])]
@@ -62,16 +92,15 @@ def test_nobody_ever_stands_inside_a_wall(n: int, seed: int, windows: int) -> No
         assert len({(round(x, 6), round(y, 6)) for x, y in present.tolist()}) == len(present)
 
 
-@given(n=people, seed=seeds, windows=lengths)
+@given(n=people, seed=seeds, windows=lengths, walk=st.booleans())
 @settings(max_examples=15, deadline=None)
 def test_people_in_a_queue_stand_back_to_front_and_are_never_face_to_face(
-    n: int, seed: int, windows: int
+    n: int, seed: int, windows: int, walk: bool
 ) -> None:
-    _, frames, queues = _run(n, seed, windows)
-    for frame, lines in zip(frames, queues, strict=True):
+    _, frames, queues, walking = _run_walking(n, seed, windows, walk)
+    for frame, lines, walkers in zip(frames, queues, walking, strict=True):
         queueing = {p for line in lines for p in line}
-        i, j = face_to_face(frame)
-        assert not queueing & (set(i.tolist()) | set(j.tolist()))
+        _assert_queues_face_only_passers_by(frame, queueing, walkers)
         for line in lines:
             if len(line) < 2:
                 continue
@@ -114,9 +143,12 @@ day_people = st.integers(min_value=2, max_value=60)
 day_lengths = st.integers(min_value=DAY_MIN_WINDOWS, max_value=DAY_MIN_WINDOWS + 80)
 
 
-def _run_day(n: int, seed: int, windows: int) -> tuple[Crowd, list[Frame], list[DayWindow]]:
+def _run_day(
+    n: int, seed: int, windows: int, walking: bool = False
+) -> tuple[Crowd, list[Frame], list[DayWindow]]:
     agenda = Agenda.for_windows(windows)
-    crowd = Crowd.create(build_venue(n), agenda, n, random.Random(seed), CrowdParams())
+    params = CrowdParams(walking=walking)
+    crowd = Crowd.create(build_venue(n), agenda, n, random.Random(seed), params)
     frames: list[Frame] = []
     seen: list[DayWindow] = []
     for w in range(windows + 2):
@@ -127,6 +159,7 @@ def _run_day(n: int, seed: int, windows: int) -> tuple[Crowd, list[Frame], list[
                 queues=[list(line) for _, line in sorted(crowd.queues.items())],
                 places=list(crowd.place),
                 fed=frozenset(crowd.fed),
+                walking=_walking(crowd),
             )
         )
     return crowd, frames, seen
@@ -140,23 +173,24 @@ class DayWindow:
     queues: list[list[int]]
     places: list[Place]
     fed: frozenset[int]
+    walking: set[int]
 
 
-@given(n=day_people, seed=seeds, windows=day_lengths)
+@given(n=day_people, seed=seeds, windows=day_lengths, walking=st.booleans())
 @settings(max_examples=6, deadline=None)
-def test_the_same_seed_gives_the_same_day(n: int, seed: int, windows: int) -> None:
-    _, a, sa = _run_day(n, seed, windows)
-    _, b, sb = _run_day(n, seed, windows)
+def test_the_same_seed_gives_the_same_day(n: int, seed: int, windows: int, walking: bool) -> None:
+    _, a, sa = _run_day(n, seed, windows, walking)
+    _, b, sb = _run_day(n, seed, windows, walking)
     assert sa == sb
     _assert_same_frames(a, b)
 
 
-@given(n=day_people, seed=seeds, windows=day_lengths)
+@given(n=day_people, seed=seeds, windows=day_lengths, walking=st.booleans())
 @settings(max_examples=8, deadline=None)
 def test_a_day_keeps_everyone_out_of_the_walls_and_queues_never_face_to_face(
-    n: int, seed: int, windows: int
+    n: int, seed: int, windows: int, walking: bool
 ) -> None:
-    crowd, frames, seen = _run_day(n, seed, windows)
+    crowd, frames, seen = _run_day(n, seed, windows, walking)
     lunch = [k for k, phase in enumerate(crowd.agenda.day) if phase.kind == "lunch"]
     lunch_queued: set[int] = set()
     for frame, day in zip(frames, seen, strict=True):
@@ -167,8 +201,7 @@ def test_a_day_keeps_everyone_out_of_the_walls_and_queues_never_face_to_face(
         present = frame.positions[frame.present]
         assert len({(round(x, 6), round(y, 6)) for x, y in present.tolist()}) == len(present)
         queueing = {p for line in day.queues for p in line}
-        i, j = face_to_face(frame)
-        assert not queueing & (set(i.tolist()) | set(j.tolist()))
+        _assert_queues_face_only_passers_by(frame, queueing, day.walking)
         if day.phase in lunch:
             lunch_queued |= queueing
         for line in day.queues:
@@ -184,12 +217,12 @@ def test_a_day_keeps_everyone_out_of_the_walls_and_queues_never_face_to_face(
         assert len(lunch_queued) >= n // 2
 
 
-@given(n=day_people, seed=seeds, windows=day_lengths)
+@given(n=day_people, seed=seeds, windows=day_lengths, walking=st.booleans())
 @settings(max_examples=8, deadline=None)
 def test_a_day_visits_every_phase_in_order_and_everyone_has_lunch(
-    n: int, seed: int, windows: int
+    n: int, seed: int, windows: int, walking: bool
 ) -> None:
-    crowd, frames, seen = _run_day(n, seed, windows)
+    crowd, frames, seen = _run_day(n, seed, windows, walking)
     day = crowd.agenda.day
     assert [p.kind for p in day] == [
         "arrival",
@@ -209,8 +242,10 @@ def test_a_day_visits_every_phase_in_order_and_everyone_has_lunch(
         inside = seen[phase.start + 1 : phase.end]
         seated = [s.places.count(Place.SEATED) for s in inside]
         if phase.kind == "session":
-            # After one window in the corridor, the audience sits for the whole session.
-            assert seated[0] > 0 and len(set(seated)) == 1
+            if walking:  # the audience walks in at its own pace, then sits all session
+                assert seated == sorted(seated) and seated[-1] > 0
+            else:  # after one window in the corridor, the audience sits all session
+                assert seated[0] > 0 and len(set(seated)) == 1
         else:
             assert max(seated, default=0) == 0
         if phase.kind == "lunch":

@@ -11,7 +11,8 @@ import pytest
 
 from firmware_sim.crowd import DAY_MIN_WINDOWS, Agenda, Crowd, CrowdParams, Place
 from firmware_sim.frame import ABSENT, Frame, face_to_face
-from firmware_sim.venue import SPOT_SPACING_M, build_venue
+from firmware_sim.venue import SPOT_SPACING_M, WALL_GAP_M, build_venue
+from firmware_sim.walking import DOOR_INSET_M, LATERAL_JITTER_M
 
 N = 120
 
@@ -193,6 +194,47 @@ def test_the_audience_walks_the_corridor_for_one_window_each_way() -> None:
     assert walking[agenda.session_end] == seated[agenda.session_end - 1]
     others = set(range(120)) - {agenda.session_start, agenda.session_end}
     assert all(walking[w] == 0 for w in others)
+
+
+def test_the_audience_walks_through_doors_and_the_corridor_at_its_own_pace() -> None:
+    agenda = Agenda.for_windows(110)
+    crowd = _crowd(4, walking=True)
+    walker = crowd.walker
+    assert walker is not None
+    frames: list[Frame] = []
+    walked: dict[int, int] = Counter()
+    corridor = crowd.venue.corridor
+    in_corridor: list[int] = []  # walkers between a hall and a mingling room
+    for w in range(120):
+        frames.append(crowd.step(w))
+        in_corridor.append(sum(int(frames[-1].rooms[p] == corridor) for p in crowd.walk_to))
+        for person in crowd.walk_to:
+            walked[person] += 1
+            walk = walker.walks[person]
+            # Walkers face the way their path goes (within the jitter).
+            _, leg, _ = walk.along(walk.shown - 1)
+            turn = math.remainder(frames[-1].headings[person] - leg.heading, 2 * math.pi)
+            assert abs(turn) <= math.radians(crowd.params.walk_jitter_deg) + 1e-9
+            if w > 0 and walk.shown > 1:
+                step = math.dist(frames[-1].positions[person], frames[-2].positions[person])
+                # at most one window's walk, two doors' walls and the sideways jitter
+                hop = WALL_GAP_M + 2 * DOOR_INSET_M
+                assert step <= walk.step_m + 2 * hop + 2 * LATERAL_JITTER_M + 1e-9
+    seated = [int(np.isin(f.rooms, crowd.venue.halls).sum()) for f in frames]
+    # The halls fill over a few windows as people arrive at their own pace (walkers inside
+    # a hall count as in it), then stay full.
+    start, end = agenda.session_start, agenda.session_end
+    assert in_corridor[start + 1] > 0.3 * N
+    assert seated[start + 1 : end] == sorted(seated[start + 1 : end])
+    full = seated[end - 1]
+    assert full > 0.6 * N and seated[start + 6 : end] == [full] * (end - start - 6)
+    assert 0 < in_corridor[end + 1] <= full
+    # A walk between a hall and a mingling room takes more than one window here.
+    assert max(walked.values()) > 2
+    quiet = set(range(120)) - set(range(start, start + 6)) - set(range(end, end + 6))
+    assert all(in_corridor[w] == 0 for w in quiet)
+    # Someone leaving a group for another mingling room walks there through the corridor.
+    assert any(int((frames[w].rooms == corridor).sum()) > 0 for w in quiet)
 
 
 def test_people_queue_at_registration_and_for_coffee_and_the_queues_drain() -> None:

@@ -82,7 +82,7 @@ class ScanCrowd(Crowd):
                 if len(self.groups[target].members) >= max_group:
                     _discard_sorted(open_groups, target)
 
-    def _stand_alone(self, person: int, room: int) -> None:
+    def _take_spot(self, person: int, room: int) -> None:
         candidates = [room] + [r for r in self.venue.mingle_rooms if r != room]
         for r in candidates:
             if self.free_spots[r]:
@@ -125,6 +125,7 @@ def _assert_same(a: list[Frame], b: list[Frame]) -> None:
     seek=st.sampled_from([0.05, 0.3, 0.9, 1.0]),
     new_share=st.sampled_from([0.0, 0.2, 0.5, 1.0]),
     membership=st.sampled_from([60.0, 600.0, 1800.0]),
+    walking=st.booleans(),
 )
 def test_indexed_seeking_matches_the_scan(
     n: int,
@@ -134,12 +135,14 @@ def test_indexed_seeking_matches_the_scan(
     seek: float,
     new_share: float,
     membership: float,
+    walking: bool,
 ) -> None:
     params = CrowdParams(
         max_group=max_group,
         seek_probability=seek,
         new_group_share=new_share,
         membership_s=membership,
+        walking=walking,
     )
     _assert_same(
         _frames(Crowd, n, windows, seed, params), _frames(ScanCrowd, n, windows, seed, params)
