@@ -18,7 +18,7 @@ from typing import Any
 import httpx2
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 from starlette.testclient import TestClient
 
 from protocol.api import Meeting, MeetingBatch
@@ -318,3 +318,42 @@ def site(scenario: Scenario) -> Scenario:
     """The scenario with zones ``main-hall`` and ``room-b``."""
     add_zones(scenario.api)
     return scenario
+
+
+OLD_DAY = "'2024-01-01 00:00:00'"
+"""A timestamp literal for rows written by hand into a database at an old revision."""
+_OLD_PARENTS = (
+    "INSERT INTO organizers (id, name, token_sha256, is_bootstrap, created_at) "
+    f"VALUES (1, 'o', 'h', false, {OLD_DAY})",
+    f"INSERT INTO events (id, organizer_id, name, settings, created_at) "
+    f"VALUES ('e', 1, 'E', '{{}}', {OLD_DAY})",
+    "INSERT INTO attendees (id, event_id, name, created_at) "
+    f"VALUES (1, 'e', 'Ada', {OLD_DAY}), (2, 'e', 'Bob', {OLD_DAY})",
+    "INSERT INTO badges (id, event_id, attendee_id, public_key, ephid_key, revoked, "
+    f"created_at) VALUES ('ba', 'e', 1, 'k', 'k', false, {OLD_DAY}), "
+    f"('bb', 'e', 2, 'k', 'k', false, {OLD_DAY})",
+    "INSERT INTO gateways (event_id, id, name, zone, token_sha256, created_at) "
+    f"VALUES ('e', 'gw', 'G', 'hall', 't', {OLD_DAY})",
+)
+
+
+def database_at(
+    request: pytest.FixtureRequest, tmp_path: Path, revision: str, rows: Sequence[str]
+) -> Iterator[Engine]:
+    """Yield an engine on a database (``request.param``: sqlite or postgresql) migrated to
+    ``revision`` only, holding event ``e`` (attendees 1, 2; badges ``ba``, ``bb``; gateway
+    ``gw``) and the ``rows`` inserted by the given SQL; for migration tests' fixtures."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.create_database()
+    engine = make_engine(url)
+    migrate(engine, revision)
+    with engine.begin() as connection:
+        for sql in (*_OLD_PARENTS, *rows):
+            connection.execute(text(sql))
+    yield engine
+    engine.dispose()
+    if request.param == "postgresql":
+        server.drop_database(url)

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from protocol.api import Meeting
 from server.config import ServerSettings
@@ -30,8 +30,16 @@ from server.services import ingest
 from server.services.events import detection_settings_of
 from server.services.ingest import Content, content_of
 from server.services.linking import connections_of, is_linked
-from tests.postgres import PostgresServer
-from tests.unit.server.conftest import ORG, T0, Scenario, StepClock, proximity, tap
+from tests.unit.server.conftest import (
+    OLD_DAY,
+    ORG,
+    T0,
+    Scenario,
+    StepClock,
+    database_at,
+    proximity,
+    tap,
+)
 
 NAMES = ("Ada", "Bob", "Cy", "Di")
 
@@ -259,36 +267,16 @@ def test_connections_span_every_generation(
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine_at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A database at revision 0003 (before ingest generations) holding one meeting."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres")
-        url = server.create_database()
-    engine = make_engine(url)
-    migrate(engine, "0003")
-    day = "'2024-01-01 00:00:00'"
-    with engine.begin() as connection:
-        for sql in (
-            "INSERT INTO organizers (id, name, token_sha256, is_bootstrap, created_at) "
-            f"VALUES (1, 'o', 'h', false, {day})",
-            f"INSERT INTO events (id, organizer_id, name, settings, created_at) "
-            f"VALUES ('e', 1, 'E', '{{}}', {day})",
-            "INSERT INTO attendees (id, event_id, name, created_at) "
-            f"VALUES (1, 'e', 'Ada', {day}), (2, 'e', 'Bob', {day})",
-            "INSERT INTO badges (id, event_id, attendee_id, public_key, ephid_key, revoked, "
-            f"created_at) VALUES ('ba', 'e', 1, 'k', 'k', false, {day}), "
-            f"('bb', 'e', 2, 'k', 'k', false, {day})",
-            "INSERT INTO gateways (event_id, id, name, zone, token_sha256, created_at) "
-            f"VALUES ('e', 'gw', 'G', 'hall', 't', {day})",
+    yield from database_at(
+        request,
+        tmp_path,
+        "0003",
+        [
             "INSERT INTO meetings (id, event_id, kind, badge_a, badge_b, first_seen, last_seen, "
             "contact_seconds, windows, gateway_id, zone, rssi_median_dbm, received_at) VALUES "
-            f"('m1', 'e', 'proximity', 'bb', 'ba', 100, 700, 600, 30, 'gw', 'hall', -60, {day})",
-        ):
-            connection.execute(text(sql))
-    yield engine
-    engine.dispose()
-    if request.param == "postgresql":
-        server.drop_database(url)
+            f"('m1', 'e', 'proximity', 'bb', 'ba', 100, 700, 600, 30, 'gw', 'hall', -60, {OLD_DAY})"
+        ],
+    )
 
 
 def test_meetings_stored_before_generations_are_generation_zero(engine_at_0003: Engine) -> None:

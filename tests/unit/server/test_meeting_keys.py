@@ -14,11 +14,19 @@ from sqlalchemy import Engine, inspect, select, text
 from starlette.testclient import TestClient
 
 from protocol.ids import meeting_id
-from server.db import Database, alembic_config, make_engine, migrate
+from server.db import Database, alembic_config, migrate
 from server.models import Meeting as MeetingRow
 from server.services.meeting_ids import IdCheck
-from tests.postgres import PostgresServer
-from tests.unit.server.conftest import ORG, T0, Scenario, bearer, proximity, tap
+from tests.unit.server.conftest import (
+    OLD_DAY,
+    ORG,
+    T0,
+    Scenario,
+    bearer,
+    database_at,
+    proximity,
+    tap,
+)
 
 _IDS = st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True)
 
@@ -100,39 +108,19 @@ def test_the_gateway_token_is_checked_before_the_body(
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine_at_0004(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A database at revision 0004 (meetings keyed by id alone) holding two meetings."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres")
-        url = server.create_database()
-    engine = make_engine(url)
-    migrate(engine, "0004")
-    day = "'2024-01-01 00:00:00'"
     ok = meeting_id("proximity", "e", "ba", "bb", 100)
-    with engine.begin() as connection:
-        for sql in (
-            "INSERT INTO organizers (id, name, token_sha256, is_bootstrap, created_at) "
-            f"VALUES (1, 'o', 'h', false, {day})",
-            f"INSERT INTO events (id, organizer_id, name, settings, created_at) "
-            f"VALUES ('e', 1, 'E', '{{}}', {day})",
-            "INSERT INTO attendees (id, event_id, name, created_at) "
-            f"VALUES (1, 'e', 'Ada', {day}), (2, 'e', 'Bob', {day})",
-            "INSERT INTO badges (id, event_id, attendee_id, public_key, ephid_key, revoked, "
-            f"created_at) VALUES ('ba', 'e', 1, 'k', 'k', false, {day}), "
-            f"('bb', 'e', 2, 'k', 'k', false, {day})",
-            "INSERT INTO gateways (event_id, id, name, zone, token_sha256, created_at) "
-            f"VALUES ('e', 'gw', 'G', 'hall', 't', {day})",
+    yield from database_at(
+        request,
+        tmp_path,
+        "0004",
+        [
             "INSERT INTO meetings (id, event_id, kind, badge_a, badge_b, first_seen, last_seen, "
             "contact_seconds, windows, gateway_id, zone, rssi_median_dbm, received_at, "
             f"ingest_gen) VALUES ('{ok}', 'e', 'proximity', 'bb', 'ba', 100, 700, 600, 30, "
-            f"'gw', 'hall', -60, {day}, 0), ('m2', 'e', 'tap', 'ba', 'bb', 50, 50, 0, 0, 'gw', "
-            f"'desk', NULL, {day}, 1)",
-        ):
-            connection.execute(text(sql))
-    yield engine
-    engine.dispose()
-    if request.param == "postgresql":
-        server.drop_database(url)
+            f"'gw', 'hall', -60, {OLD_DAY}, 0), ('m2', 'e', 'tap', 'ba', 'bb', 50, 50, 0, 0, 'gw', "
+            f"'desk', NULL, {OLD_DAY}, 1)"
+        ],
+    )
 
 
 def _meetings(engine: Engine) -> list[tuple[object, ...]]:
