@@ -50,6 +50,9 @@ class SimSettings(BaseSettings):
             badges (``simulate(world_process=True)``): the same output, a second core.
         signer_process: sign each window's messages (all, or most with a world worker) in
             a signer process (``simulate(signer_process=True)``): the same output.
+        walking: people walk between rooms along paths over several windows
+            (``CrowdParams.walking``, ``firmware_sim.walking``) instead of spending one
+            window on a corridor slot; changes the crowd's draws from the first walk on.
         log_level: level of the ``firmware_sim`` loggers.
     """
 
@@ -80,6 +83,7 @@ class SimSettings(BaseSettings):
     ack_timeout_s: float = Field(default=60.0, gt=0)
     world_process: bool = False
     signer_process: bool = False
+    walking: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("log_level", mode="before")

@@ -279,7 +279,9 @@ def simulate(
     badge_rng = random.Random(f"badges/{settings.seed}")
     checkin_rng = random.Random(f"checkins/{settings.seed}")
     radio = radio or build_radio(settings.radio, len(ordered), np.random.default_rng(settings.seed))
-    params = crowd_params or CrowdParams(window_seconds=timeline.window_seconds)
+    params = crowd_params or CrowdParams(
+        window_seconds=timeline.window_seconds, walking=settings.walking
+    )
     badges = [
         Badge.from_bundle(
             b,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from firmware_sim.config import SimSettings
+from firmware_sim.crowd import CrowdParams
 from firmware_sim.errors import BundleError
 from firmware_sim.simulation import WindowOutput, plan_timeline, simulate
 from protocol.api import DetectionSettings
@@ -205,3 +206,18 @@ def test_every_badge_checks_in_on_arrival_and_out_on_leaving(run: list[WindowOut
 def test_checkins_can_be_switched_off() -> None:
     outputs = simulate(make_bundles(4), _settings(radio="ideal", minutes=2.0, checkins=False))
     assert not any(t.endswith("/checkins") for out in outputs for t, _ in out.messages)
+
+
+def test_walking_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BADGE_WALKING", "true")
+    assert SimSettings(bundles_dir=Path(".")).walking
+    monkeypatch.delenv("BADGE_WALKING")
+    bundles = make_bundles(40)
+
+    def messages(settings: SimSettings, **kwargs: object) -> list[tuple[str, bytes]]:
+        return [m for out in simulate(bundles, settings, **kwargs) for m in out.messages]  # type: ignore[arg-type]
+
+    walking = _settings(minutes=30.0, walking=True)
+    same = CrowdParams(window_seconds=20, walking=True)
+    assert messages(walking) == messages(_settings(minutes=30.0), crowd_params=same)
+    assert messages(walking) != messages(_settings(minutes=30.0))  # people walked
