@@ -27,7 +27,7 @@ from collections import Counter
 from typing import Any
 
 from gateway.pairing import Contact
-from gateway.record import RecordReader, names
+from gateway.record import ChangeRecords, RecordReader, names
 from protocol.api import DetectionSettings, Meeting
 from protocol.ids import meeting_id
 
@@ -45,7 +45,7 @@ _QII = struct.Struct(">qii")
 _QQ = struct.Struct(">qq")
 
 
-class Aggregator:
+class Aggregator(ChangeRecords):
     """Keeps each pair's open contact windows and closes them into meetings.
 
     Args:
@@ -180,17 +180,6 @@ class Aggregator:
             zone=self.zone,
             rssi_median_dbm=round(statistics.median(rssi)),
         )
-
-    def take_changes(self) -> bytes:
-        """Return the change records since the last call (for the journal), and forget them."""
-        changes = bytes(self._changes)
-        self._changes.clear()
-        return changes
-
-    @property
-    def pending_changes(self) -> int:
-        """Bytes of change records not yet taken."""
-        return len(self._changes)
 
     def dump(self) -> bytes:
         """The records of every open window (a base); take pending changes first."""

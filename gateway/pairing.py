@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.record import RecordReader, names
+from gateway.record import ChangeRecords, RecordReader, names
 from gateway.registry import BadgeRegistry
 from protocol.api import Meeting, Registry
 from protocol.ids import meeting_id
@@ -68,7 +68,7 @@ class Contact:
         return cls(y, x, window_start, rssi_y, rssi_x)
 
 
-class Pairing:
+class Pairing(ChangeRecords):
     """Matches half-contacts into contacts and tap halves into tap meetings.
 
     Args:
@@ -230,17 +230,6 @@ class Pairing:
         for transcript in transcripts:
             del self._taps[transcript]
         return halves, len(transcripts)
-
-    def take_changes(self) -> bytes:
-        """Return the change records since the last call (for the journal), and forget them."""
-        changes = bytes(self._changes)
-        self._changes.clear()
-        return changes
-
-    @property
-    def pending_changes(self) -> int:
-        """Bytes of change records not yet taken."""
-        return len(self._changes)
 
     def dump(self) -> bytes:
         """The records that rebuild the whole state (a base); take pending changes first."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import struct
 
-__all__ = ["RecordReader", "names"]
+__all__ = ["ChangeRecords", "RecordReader", "names"]
 
 
 @functools.lru_cache(maxsize=1 << 15)
@@ -35,6 +35,24 @@ def names(*values: str) -> bytes:
             raise ValueError(f"a record name must be 1-255 bytes, not {len(raw)}")
         parts.append(bytes((len(raw),)) + raw)
     return b"".join(parts)
+
+
+class ChangeRecords:
+    """Mixin for state that records its changes: ``self._changes`` holds the records
+    appended since the journal last took them (the owner creates it in ``__init__``)."""
+
+    _changes: bytearray
+
+    def take_changes(self) -> bytes:
+        """Return the change records since the last call (for the journal), and forget them."""
+        changes = bytes(self._changes)
+        self._changes.clear()
+        return changes
+
+    @property
+    def pending_changes(self) -> int:
+        """Bytes of change records not yet taken."""
+        return len(self._changes)
 
 
 class RecordReader:
