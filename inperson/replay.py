@@ -28,6 +28,7 @@ from firmware_sim.errors import SimError
 from firmware_sim.fidelity import (
     EDGE_COLUMNS,
     DetectedMeeting,
+    Edge,
     detected_edges,
     fidelity,
     trace_edges,
@@ -172,9 +173,8 @@ class Replay(Demo):
                 return meetings
 
 
-def write_edges(path: Path, meetings: list[DetectedMeeting]) -> int:
-    """Write ``edges.csv``; returns the number of rows."""
-    edges = detected_edges(meetings)
+def write_edges(path: Path, edges: list[Edge]) -> int:
+    """Write ``edges.csv`` (``detected_edges`` of the meetings); returns the number of rows."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(EDGE_COLUMNS)
@@ -245,7 +245,8 @@ def run_replay(options: ReplayOptions, console: Console) -> dict[str, Any]:
         )
         for row in rows
     ]
-    write_edges(run.out / "edges.csv", meetings)
+    found = detected_edges(meetings)
+    write_edges(run.out / "edges.csv", found)
     standing = bystanders(trace, radio.presence_gap_seconds)
     result = fidelity(trace, meetings, options.gap_tolerance_s, standing)
     counters = status.counters if status is not None else {}
@@ -270,7 +271,7 @@ def run_replay(options: ReplayOptions, console: Console) -> dict[str, Any]:
         },
     }
     (run.out / "fidelity.json").write_text(json.dumps(result, indent=2) + "\n")
-    write_replay_page(run.out / "report.html", result, trace_edges(trace), detected_edges(meetings))
+    write_replay_page(run.out / "report.html", result, trace_edges(trace), found)
     return result
 
 
