@@ -123,7 +123,7 @@ def contacts_per_bucket(lines: Iterable[str], bucket_seconds: int) -> list[tuple
     counts: Counter[int] = Counter()
     for line in lines:
         parts = line.split()
-        if len(parts) != 3 or not parts[0].lstrip("-").isdigit():
+        if len(parts) != 3 or not parts[0].isdigit():  # t >= 0 seconds
             continue
         counts[int(parts[0]) // bucket_seconds] += 1
     if not counts:
