@@ -16,10 +16,7 @@ attendee-facing export and response goes through it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, get_args
-
-from server.models import Attendee
+from typing import Literal, NamedTuple, Protocol, get_args
 
 ShareLevel = Literal["none", "name_company", "full"]
 ShareWith = Literal["tapped", "met"]
@@ -27,9 +24,11 @@ SHARE_LEVELS: tuple[str, ...] = get_args(ShareLevel)
 SHARE_WITH: tuple[str, ...] = get_args(ShareWith)
 
 
-@dataclass(frozen=True)
-class Contact:
-    """The details of one attendee that a given viewer may see (``None``: hidden or empty)."""
+class Contact(NamedTuple):
+    """The details of one attendee that a given viewer may see (``None``: hidden or empty).
+
+    A named tuple: an export builds one per person met.
+    """
 
     name: str
     company: str | None = None
@@ -38,7 +37,31 @@ class Contact:
     phone: str | None = None
 
 
-def visible_level(other: Attendee, *, is_tapped: bool) -> str:
+class Sharer(Protocol):
+    """What the rules read of the other attendee: an ``Attendee`` row or a plain record.
+
+    ``erased_at`` is only compared with ``None`` (set: the attendee was erased).
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def company(self) -> str | None: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def share_level(self) -> str: ...
+    @property
+    def share_with(self) -> str: ...
+    @property
+    def erased_at(self) -> object: ...
+
+
+def visible_level(other: Sharer, *, is_tapped: bool) -> str:
     """Return the share level ``other`` grants a viewer they met (tapped or not)."""
     if other.erased_at is not None:
         return "none"
@@ -47,7 +70,7 @@ def visible_level(other: Attendee, *, is_tapped: bool) -> str:
     return other.share_level if other.share_level in SHARE_LEVELS else "none"
 
 
-def visible_contact(other: Attendee, *, is_tapped: bool) -> Contact | None:
+def visible_contact(other: Sharer, *, is_tapped: bool) -> Contact | None:
     """Return what a viewer who met ``other`` may see of them, or ``None`` for nothing.
 
     Args:
@@ -58,11 +81,5 @@ def visible_contact(other: Attendee, *, is_tapped: bool) -> Contact | None:
     if level == "none":
         return None
     if level == "name_company":
-        return Contact(name=other.name, company=other.company)
-    return Contact(
-        name=other.name,
-        company=other.company,
-        title=other.title,
-        email=other.email,
-        phone=other.phone,
-    )
+        return Contact(other.name, other.company)
+    return Contact(other.name, other.company, other.title, other.email, other.phone)

@@ -7,15 +7,16 @@ badge table, so a replaced badge keeps its history. Nothing is cached: the
 answer is always that of the meetings stored right now.
 
 The whole network (``linked_pairs``) is one grouped query over the event. One
-attendee's connections (``connections_of``, the "people I met" exports) read just
-their meetings through the per-badge indexes, one seek per ingest generation
-(``generations_of``), and fold them per other attendee in Python.
+attendee's connections (``linked_totals_of``: ``connections_of`` and the "people I
+met" exports) read just their meetings through the per-badge indexes, one seek per
+ingest generation (``generations_of``), and fold them per other attendee in Python.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -198,7 +199,7 @@ def newest_generation(session: Session, event_id: str) -> int | None:
 _SIDES = (("badge_a", "badge_b"), ("badge_b", "badge_a"))
 
 
-def _meeting_rows_of(session: Session, event_id: str, badges: list[str]) -> list[Any]:
+def meeting_rows_of(session: Session, event_id: str, badges: list[str]) -> list[Any]:
     """Return ``(other attendee, kind, zone, contact, first, last)`` of the badges' meetings.
 
     One seek per generation and badge on each badge index, the other badge's owner
@@ -224,36 +225,73 @@ def _meeting_rows_of(session: Session, event_id: str, badges: list[str]) -> list
     return list(connection.exec_driver_sql(" UNION ALL ".join(sides), params).all())
 
 
-def connections_of(session: Session, event: Event, attendee_id: int) -> list[Connection]:
-    """Return the attendee's connections, longest total contact first.
+class Totals(NamedTuple):
+    """An attendee's meetings with one other attendee, folded (``connections_of`` and exports).
 
-    The attendee's meetings are read by badge and generation (``_meeting_rows_of``), folded
-    per other attendee here, and the linking rule applied to the folded totals.
+    A named tuple: an export builds one per person met (~3 times cheaper than a frozen
+    dataclass).
+
+    Attributes:
+        zones: distinct zones where they met, sorted.
+    """
+
+    first_seen: int
+    last_seen: int
+    total_contact_seconds: int
+    meetings: int
+    taps: int
+    zones: list[str]
+
+
+def linked_totals_of(session: Session, event: Event, attendee_id: int) -> dict[int, Totals]:
+    """Return the attendee's connections as ``{other attendee id: totals}``, in no order.
+
+    The attendee's meetings are read by badge and generation (``meeting_rows_of``), then
+    folded (``fold_meeting_rows``).
     """
     own = list(session.scalars(select(Badge.id).where(Badge.attendee_id == attendee_id)).all())
     if not own:
-        return []
-    folded: dict[int, list[Any]] = {}
-    zones: dict[int, set[str]] = {}
-    for other_id, kind, zone, contact, first, last in _meeting_rows_of(session, event.id, own):
-        if other_id == attendee_id:
-            continue  # two badges of the same person (a replaced badge)
-        is_tap = kind == "tap"
-        proximity = contact if kind == "proximity" else 0
+        return {}
+    rows = meeting_rows_of(session, event.id, own)
+    return fold_meeting_rows(rows, attendee_id, _link_threshold(event))
+
+
+def fold_meeting_rows(rows: Iterable[Any], attendee_id: int, threshold: int) -> dict[int, Totals]:
+    """Fold ``meeting_rows_of`` rows per other attendee and keep the linked ones.
+
+    Args:
+        threshold: the event's ``link_threshold_seconds`` (``is_linked``).
+    """
+    folded: dict[int, list[Any]] = {}  # proximity s, contact s, meetings, taps, first, last, zones
+    for other_id, kind, zone, contact, first, last in rows:
         acc = folded.get(other_id)
         if acc is None:
-            folded[other_id] = [proximity, contact, 1, int(is_tap), first, last]
-        else:
-            acc[0] += proximity
-            acc[1] += contact
-            acc[2] += 1
-            acc[3] += is_tap
-            acc[4] = min(acc[4], first)
-            acc[5] = max(acc[5], last)
-        if zone:
-            zones.setdefault(other_id, set()).add(zone)
-    threshold = _link_threshold(event)
-    totals = {k: v for k, v in folded.items() if is_linked(v[0], v[3], threshold)}
+            proximity = contact if kind == "proximity" else 0
+            folded[other_id] = [proximity, contact, 1, int(kind == "tap"), first, last, {zone}]
+            continue
+        if kind == "proximity":
+            acc[0] += contact
+        elif kind == "tap":
+            acc[3] += 1
+        acc[1] += contact
+        acc[2] += 1
+        if first < acc[4]:
+            acc[4] = first
+        if last > acc[5]:
+            acc[5] = last
+        acc[6].add(zone)
+    folded.pop(attendee_id, None)  # two badges of the same person (a replaced badge)
+    linked = {}
+    for other_id, (proximity, contact, meetings, taps, first, last, zones) in folded.items():
+        if is_linked(proximity, taps, threshold):
+            zones.discard("")  # no zone
+            linked[other_id] = Totals(first, last, contact, meetings, taps, sorted(zones))
+    return linked
+
+
+def connections_of(session: Session, event: Event, attendee_id: int) -> list[Connection]:
+    """Return the attendee's connections, longest total contact first (``linked_totals_of``)."""
+    totals = linked_totals_of(session, event, attendee_id)
     if not totals:
         return []
     ids = sorted(totals)
@@ -265,14 +303,14 @@ def connections_of(session: Session, event: Event, attendee_id: int) -> list[Con
     connections = [
         Connection(
             other=attendees[other_id],
-            first_seen=row[4],
-            last_seen=row[5],
-            total_contact_seconds=row[1],
-            meetings=row[2],
-            taps=row[3],
-            zones=sorted(zones.get(other_id, ())),
+            first_seen=t.first_seen,
+            last_seen=t.last_seen,
+            total_contact_seconds=t.total_contact_seconds,
+            meetings=t.meetings,
+            taps=t.taps,
+            zones=t.zones,
         )
-        for other_id, row in totals.items()
+        for other_id, t in totals.items()
     ]
     connections.sort(key=lambda c: (-c.total_contact_seconds, c.first_seen, c.other.id))
     return connections

@@ -43,7 +43,7 @@ def test_visible_contact_rule(level: str, audience: str, is_tapped: bool) -> Non
     person = _person(1)
     other = Attendee(**person, share_level=level, share_with=audience, erased_at=None)
     contact = visible_contact(other, is_tapped=is_tapped)
-    shown = {} if contact is None else {k: v for k, v in vars(contact).items() if v is not None}
+    shown = {} if contact is None else {k: v for k, v in contact._asdict().items() if v is not None}
     assert shown == _expected(level, audience, is_tapped, person)
     other.erased_at = datetime(2024, 1, 1, tzinfo=UTC)
     assert visible_contact(other, is_tapped=is_tapped) is None

@@ -75,7 +75,7 @@ def test_cells_that_look_like_formulas_are_neutralised(api: Api) -> None:
 def test_render_csv_quotes_separators() -> None:
     row = dict.fromkeys(EXPORT_COLUMNS, "")
     row.update(name='Bob "B", Jr.', where="a; b", how="tap")
-    lines = list(render_csv([row]))
+    lines = list(render_csv([list(row.values())]))
     assert lines[0] == ",".join(EXPORT_COLUMNS) + "\r\n"
     assert next(csv.DictReader(io.StringIO("".join(lines))))["name"] == 'Bob "B", Jr.'
 
