@@ -1,17 +1,17 @@
-"""What every gateway batch ingest shares: retries on a race, and one log line per batch."""
+"""What every gateway batch ingest shares: the sender, retries on a race, one log line per batch."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
 from collections.abc import Callable
+from typing import NamedTuple, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from protocol.api import IngestResult
 from server.errors import Unavailable
-from server.models import Gateway
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +19,35 @@ ATTEMPTS = 3
 """How often a batch is tried when concurrent requests keep inserting the same ids."""
 
 
+class Sender(Protocol):
+    """What batch ingest needs of the gateway that sent a batch (a ``Gateway`` row is one)."""
+
+    @property
+    def event_id(self) -> str:
+        """The gateway's event."""
+        ...
+
+    @property
+    def id(self) -> str:
+        """The gateway's id within its event."""
+        ...
+
+    @property
+    def zone(self) -> str:
+        """The zone the gateway stands in (meetings without a zone of their own get it)."""
+        ...
+
+
+class GatewayRef(NamedTuple):
+    """A ``Sender`` read without the ORM (``server.services.gateway_tokens``)."""
+
+    event_id: str
+    id: str
+    zone: str
+
+
 def store_batch(
-    session: Session, gateway: Gateway, what: str, attempt: Callable[[], IngestResult]
+    session: Session, gateway: Sender, what: str, attempt: Callable[[], IngestResult]
 ) -> IngestResult:
     """Run ``attempt`` (one transaction storing a batch of ``what``), retrying lost races.
 

@@ -5,16 +5,18 @@ equal: event, kind, the unordered badge pair, first/last seen, contact seconds
 and windows. Which gateway saw it, the zone and the RSSI are metadata, so two
 gateways forwarding the same encounter count it once.
 
-Rejection codes: wrong_event, wrong_gateway, self_meeting, unknown_badge,
-invalid_id, invalid_interval, malformed, conflict. A rejected meeting never stops the
-rest of its batch. ``invalid_id``: the id is not ``protocol.ids.meeting_id`` of the
-meeting's kind, event, badges and ``first_seen`` (the design's deterministic id); the
-check is what lets the meetings table be keyed ``(event_id, first_seen, id)``.
+Rejection codes: those of ``server.services.meeting_checks`` (wrong_event, wrong_gateway,
+self_meeting, unknown_badge, invalid_id, invalid_interval, malformed) and conflict. A
+rejected meeting never stops the rest of its batch. ``invalid_id``: the id is not
+``protocol.ids.meeting_id`` of the meeting's kind, event, badges and ``first_seen`` (the
+design's deterministic id); the check is what lets the meetings table be keyed
+``(event_id, first_seen, id)``.
 
 How a batch is stored (the fast path; docs/performance.md has the figures):
 
 1. the batch's badges are looked up (only those this process has not seen registered
-   for the event before: ``_BadgeCache``), then every meeting is checked in Python;
+   for the event before: ``_BadgeCache``), then the batch is checked in Python, all at
+   once (``meeting_checks.all_valid``), meeting by meeting only if something is refused;
 2. the new rows go in with one DBAPI ``executemany`` of
    ``INSERT ... ON CONFLICT (event_id, first_seen, id) DO NOTHING`` (no ORM, no per-row
    SQLAlchemy type processing; ``received_at`` is converted once per batch).
@@ -50,10 +52,10 @@ from sqlalchemy.orm import Session
 
 from protocol.api import IngestRejection, IngestResult, Meeting, MeetingBatch
 from protocol.ids import ordered_pair
-from server.models import NAME_LEN, Badge, Gateway
+from server.models import Badge
 from server.models import Meeting as MeetingRow
-from server.services.batches import store_batch
-from server.services.checkins import MAX_EVENT_SECONDS
+from server.services.batches import Sender, store_batch
+from server.services.meeting_checks import all_valid, rejection_for
 from server.services.meeting_ids import IdCheck
 
 logger = logging.getLogger(__name__)
@@ -65,7 +67,6 @@ a per-badge index is under ~100 pages, large enough that an event of 1,000,000 m
 has only ~120 generations for an attendee's lookup to visit (two seeks each)."""
 _CHUNK = 500
 _BADGE_CHUNK = 2000
-_MAX_WINDOWS = 2**40
 _MEETINGS = MeetingRow.metadata.tables[MeetingRow.__tablename__]
 _COLUMNS = (
     "id",
@@ -84,10 +85,6 @@ _COLUMNS = (
     "ingest_gen",
 )
 _CONFLICT = "conflict", "a different meeting with this id is already stored"
-_INVALID_ID = (
-    "invalid_id",
-    "id is not protocol.ids.meeting_id of the meeting's kind, event, badges and first_seen",
-)
 
 
 def content_of(meeting: Meeting) -> Content:
@@ -170,46 +167,6 @@ def _stored_contents(session: Session, event_id: str, keys: dict[str, int]) -> d
             a, b = ordered_pair(row[3], row[4])
             stored[row[0]] = (row[1], row[2], a, b, row[5], row[6], row[7], row[8])
     return stored
-
-
-def rejection_of(meeting: Meeting, gateway: Gateway, known: set[str]) -> tuple[str, str] | None:
-    """Return ``(code, detail)`` if the meeting cannot be stored for this gateway, else ``None``."""
-    return _rejection_for(meeting, gateway.event_id, gateway.id, known, IdCheck(gateway.event_id))
-
-
-def _rejection_for(
-    meeting: Meeting, event_id: str, gateway_id: str, known: set[str], ids: IdCheck
-) -> tuple[str, str] | None:
-    """``rejection_of`` with the gateway's event and id read once per batch, not per meeting."""
-    if meeting.event != event_id:
-        return (
-            "wrong_event",
-            f"meeting is for event {meeting.event}, gateway belongs to {event_id}",
-        )
-    if meeting.gateway != gateway_id:
-        return "wrong_gateway", f"meeting names gateway {meeting.gateway}, sent by {gateway_id}"
-    if meeting.badge_a == meeting.badge_b:
-        return "self_meeting", f"badge {meeting.badge_a} cannot meet itself"
-    for badge in (meeting.badge_a, meeting.badge_b):
-        if badge not in known:
-            return "unknown_badge", f"badge {badge} is not registered for event {event_id}"
-    if not ids.is_valid(meeting):
-        return _INVALID_ID
-    if meeting.last_seen < meeting.first_seen:
-        return "invalid_interval", "last_seen is before first_seen"
-    if meeting.contact_seconds > meeting.last_seen - meeting.first_seen:
-        return "invalid_interval", "contact_seconds exceeds last_seen - first_seen"
-    if meeting.windows > _MAX_WINDOWS:
-        return "malformed", f"windows must be at most {_MAX_WINDOWS}"
-    if meeting.rssi_median_dbm is not None and not -127 <= meeting.rssi_median_dbm <= 20:
-        return "malformed", "rssi_median_dbm must be within -127..20"
-    if len(meeting.zone) > NAME_LEN:
-        return "malformed", f"zone is longer than {NAME_LEN} characters"
-    if "\x00" in meeting.zone:
-        return "malformed", "zone cannot contain NUL characters"
-    if meeting.last_seen > MAX_EVENT_SECONDS:
-        return "invalid_interval", "last_seen is after 9999-12-31"
-    return None
 
 
 def _generation_fill(session: Session, event_id: str) -> tuple[int, int]:
@@ -350,7 +307,7 @@ def _rejection(meeting_id: str, reason: tuple[str, str]) -> IngestRejection:
 
 
 def _classify(
-    valid: list[tuple[int, Meeting]], seen: dict[str, Content]
+    valid: Iterable[tuple[int, Meeting]], seen: dict[str, Content]
 ) -> tuple[int, list[tuple[int, IngestRejection]]]:
     """Walk the valid meetings in batch order against ``seen`` (id -> stored content).
 
@@ -371,61 +328,84 @@ def _classify(
     return duplicates, conflicts
 
 
-def _ingest_once(
-    session: Session, gateway: Gateway, meetings: list[Meeting], now: datetime
-) -> IngestResult:
-    known = _badges.known(session, gateway.event_id, meetings)
-    received_at = _received_at(session, now)
-    gen = _generations.generation(session, gateway.event_id)
-    fallback_zone = gateway.zone
-    event_id = gateway.event_id
-    gateway_id = gateway.id
+def _judge(
+    meetings: list[Meeting], event_id: str, known: set[str], gateway_id: str
+) -> tuple[list[tuple[int, Meeting]] | None, list[tuple[int, IngestRejection]]]:
+    """Return the batch's valid meetings (None: all of them) and its rejections, with positions.
+
+    None spares the common case a list of 500 ``(position, meeting)`` pairs.
+    """
     ids = IdCheck(event_id)
-    rows: list[tuple[Any, ...]] = []
-    firsts: dict[str, int] = {}
+    if all_valid(meetings, event_id, gateway_id, known, ids):
+        return None, []
     valid: list[tuple[int, Meeting]] = []
     rejected: list[tuple[int, IngestRejection]] = []
     for position, meeting in enumerate(meetings):
-        reason = _rejection_for(meeting, event_id, gateway_id, known, ids)
-        if reason is not None:
+        reason = rejection_for(meeting, event_id, gateway_id, known, ids)
+        if reason is None:
+            valid.append((position, meeting))
+        else:
             rejected.append((position, _rejection(meeting.id, reason)))
-            continue
-        valid.append((position, meeting))
-        if meeting.id in firsts:
-            continue
-        firsts[meeting.id] = meeting.first_seen
-        rows.append(
-            (
-                meeting.id,
-                meeting.event,
-                meeting.kind,
-                meeting.badge_a,
-                meeting.badge_b,
-                meeting.first_seen,
-                meeting.last_seen,
-                meeting.contact_seconds,
-                meeting.windows,
-                gateway_id,
-                meeting.zone or fallback_zone,
-                meeting.rssi_median_dbm,
-                received_at,
-                gen,
-            )
-        )
+    return valid, rejected
+
+
+def _firsts(meetings: list[Meeting]) -> list[Meeting]:
+    """Return the first meeting of each id, in batch order."""
+    seen: set[str] = set()
+    firsts = []
+    for meeting in meetings:
+        if meeting.id not in seen:
+            seen.add(meeting.id)
+            firsts.append(meeting)
+    return firsts
+
+
+def _ingest_once(
+    session: Session, gateway: Sender, meetings: list[Meeting], now: datetime
+) -> IngestResult:
+    event_id = gateway.event_id
+    gateway_id = gateway.id
+    known = _badges.known(session, event_id, meetings)
+    received_at = _received_at(session, now)
+    gen = _generations.generation(session, event_id)
+    fallback_zone = gateway.zone
+    valid, rejected = _judge(meetings, event_id, known, gateway_id)
+    kept = meetings if valid is None else [meeting for _, meeting in valid]
     # the first meeting of each id is inserted; a repeat of it is a duplicate or a conflict
+    firsts = {meeting.id: meeting.first_seen for meeting in reversed(kept)}
+    rows = [
+        (
+            meeting.id,
+            meeting.event,
+            meeting.kind,
+            meeting.badge_a,
+            meeting.badge_b,
+            meeting.first_seen,
+            meeting.last_seen,
+            meeting.contact_seconds,
+            meeting.windows,
+            gateway_id,
+            meeting.zone or fallback_zone,
+            meeting.rssi_median_dbm,
+            received_at,
+            gen,
+        )
+        for meeting in (kept if len(firsts) == len(kept) else _firsts(kept))
+    ]
     inserted = _insert(session, rows) if rows else 0
     duplicates: int
     conflicts: list[tuple[int, IngestRejection]]
-    if inserted == len(rows) == len(valid):
+    pairs = enumerate(meetings) if valid is None else valid
+    if inserted == len(rows) == len(kept):
         # every meeting had a new id, once: nothing to compare
         duplicates, conflicts = 0, []
     elif inserted == len(rows):
         # every id was new: repeats are judged against the batch's first meeting of the id
-        duplicates, conflicts = _classify(valid, {})
+        duplicates, conflicts = _classify(pairs, {})
     else:
         # some ids were stored already: judge every meeting against what is stored now
         # (which includes the rows just inserted, so their first meeting counts as a repeat)
-        duplicates, conflicts = _classify(valid, _stored_contents(session, event_id, firsts))
+        duplicates, conflicts = _classify(pairs, _stored_contents(session, event_id, firsts))
         duplicates -= inserted
     session.commit()
     _generations.added(session, gateway.event_id, gen, inserted)
@@ -435,7 +415,7 @@ def _ingest_once(
 
 
 def ingest_batch(
-    session: Session, gateway: Gateway, batch: MeetingBatch, now: datetime
+    session: Session, gateway: Sender, batch: MeetingBatch, now: datetime
 ) -> IngestResult:
     """Store the batch's new meetings in one transaction; count duplicates; reject the rest.
 

@@ -8,6 +8,7 @@ event and ``first_seen``, which is what lets the meetings table be keyed
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from protocol.api import Meeting
@@ -41,4 +42,17 @@ class IdCheck:
             a, b = b, a
         digest = self._hashes[meeting.kind].copy()
         digest.update(f"{a}\x00{b}\x00{meeting.first_seen}".encode())
-        return digest.digest()[:16].hex() == meeting.id
+        return digest.hexdigest()[:32] == meeting.id
+
+    def all_valid(self, meetings: Sequence[Meeting]) -> bool:
+        """Return whether every meeting's id is valid (``is_valid`` of each, in one loop)."""
+        hashes = self._hashes
+        for meeting in meetings:
+            a, b = meeting.badge_a, meeting.badge_b
+            if b < a:
+                a, b = b, a
+            digest = hashes[meeting.kind].copy()
+            digest.update(f"{a}\x00{b}\x00{meeting.first_seen}".encode())
+            if digest.hexdigest()[:32] != meeting.id:
+                return False
+        return True
