@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 import nacl.signing
-import numpy as np
-import numpy.typing as npt
 
 from protocol.api import DetectionSettings, ProvisioningBundle
 from protocol.encoding import channel_of, encode_body, seal
@@ -33,7 +31,6 @@ logger = logging.getLogger(__name__)
 
 _MAC_DOMAIN = b"inperson/mac/v1\x00"
 _EMPTY_HEARD = b"[]}"
-_HEAD_LEN = len(b'{"ephid":"') + 32 + len(b'","rssi_median":')
 _SEQ_MARK = 9_876_543_210_123
 _START_MARK = 1_234_567_890_321
 
@@ -72,74 +69,6 @@ def strongest_first(heard: Iterable[Heard]) -> list[Heard]:
     """
     ranked = sorted(heard, key=lambda h: (-h.rssi_median, -h.rssi_max, -h.count, h.ephid))
     return ranked[:MAX_HEARD]
-
-
-class HeardEncoder:
-    """Writes ranked heard lists straight to the JSON ``SightingReport`` bodies use.
-
-    The bytes are exactly what ``msgspec`` writes for the ``Heard`` structs (checked in
-    tests/unit/firmware_sim/test_sim_radio_reports.py), without building 64 structs per report:
-    the part that names the EphID is made once per sender and window, the RSSI part
-    once per distinct (median, max, count) for the whole run, and the entries are
-    assembled with array operations.
-    """
-
-    def __init__(self) -> None:
-        self._tails: dict[int, bytes] = {}
-
-    def encode_lists(
-        self,
-        ephids: list[str],
-        sender: npt.NDArray[np.int64],
-        median: npt.NDArray[np.int64],
-        maximum: npt.NDArray[np.int64],
-        count: npt.NDArray[np.int64],
-        bounds: npt.NDArray[np.int64],
-    ) -> list[bytes]:
-        """The JSON array of each receiver's entries, in the order given.
-
-        Args:
-            ephids: EphID (hex) of every badge, indexed by sender.
-            sender, median, maximum, count: the entries (parallel arrays), grouped by
-                receiver; receiver ``k``'s are ``bounds[k]:bounds[k + 1]``.
-            bounds: ``n + 1`` ascending positions for ``n`` receivers.
-
-        Raises:
-            ValueError: an RSSI outside the protocol's dBm range or a count below 1.
-        """
-        if median.size and (
-            min(int(median.min()), int(maximum.min())) < -128
-            or max(int(median.max()), int(maximum.max())) > 127
-            or not 1 <= int(count.min()) <= int(count.max()) < 1 << 24
-        ):
-            raise ValueError("heard entries out of range")
-        key = ((median + 128) * 256 + (maximum + 128)) * (1 << 24) + count
-        distinct, which = np.unique(key, return_inverse=True)
-        tails = [self._tail(k) for k in distinct.tolist()]
-        width = max((len(t) for t in tails), default=1)
-        tail_rows = b"".join(t.ljust(width) for t in tails)
-        head_rows = b"".join(b'{"ephid":"' + e.encode() + b'","rssi_median":' for e in ephids)
-        if len(head_rows) != _HEAD_LEN * len(ephids):
-            raise ValueError("every EphID must be 32 hex characters")
-        # One row per entry: head, tail (ending in ","), padding; then drop the padding.
-        rows = np.empty((sender.shape[0], _HEAD_LEN + width), dtype=np.uint8)
-        rows[:, :_HEAD_LEN] = np.frombuffer(head_rows, np.uint8).reshape(-1, _HEAD_LEN)[sender]
-        rows[:, _HEAD_LEN:] = np.frombuffer(tail_rows, np.uint8).reshape(-1, width)[which]
-        length = _HEAD_LEN + np.array([len(t) for t in tails], dtype=np.int64)[which]
-        flat = rows[np.arange(_HEAD_LEN + width)[None, :] < length[:, None]].tobytes()
-        ends = np.concatenate([[0], np.cumsum(length)])[bounds].tolist()
-        return [
-            b"[" + flat[a : b - 1] + b"]" if b > a else b"[]"  # without the last ","
-            for a, b in zip(ends[:-1], ends[1:], strict=True)
-        ]
-
-    def _tail(self, key: int) -> bytes:
-        tail = self._tails.get(key)
-        if tail is None:
-            stats = (key >> 32) - 128, ((key >> 24) & 255) - 128, key & ((1 << 24) - 1)
-            tail = b'%d,"rssi_max":%d,"count":%d},' % stats
-            self._tails[key] = tail
-        return tail
 
 
 @dataclass

@@ -18,8 +18,13 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from firmware_sim.frame import Floats, Frame, Ints, face_to_face, facing_angles, neighbour_pairs
-from firmware_sim.sampler import normal_tail, positive_poisson, tail_bound, truncated_normal
+from firmware_sim.frame import Floats, Frame, Ints, face_to_face, facing_cosines, neighbour_pairs
+from firmware_sim.sampler import (
+    bound_candidates,
+    normal_tail,
+    positive_poisson,
+    truncated_normal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +146,25 @@ def body_loss(angle: Floats, params: RadioParams) -> Floats:
     return result
 
 
+def body_loss_of_cosine(cosine: Floats, params: RadioParams) -> Floats:
+    """``body_loss(arccos(cosine))``, the same floats, with ``arccos`` only where needed.
+
+    Where the angle is clearly below ``body_free_angle_deg`` the loss is 0 and where it
+    is clearly beyond ``body_full_angle_deg`` it is ``body_loss_db``; only the pairs in
+    between (a third or so) take the ``arccos`` and the ramp. "Clearly" is a 1e-9 margin
+    on the cosine, far above the rounding of ``arccos``.
+    """
+    free = math.radians(params.body_free_angle_deg)
+    full = math.radians(params.body_full_angle_deg)
+    if not 0.0 <= free < full <= math.pi:  # an unusual model: no shortcut
+        return body_loss(np.arccos(cosine), params)
+    is_free, is_full = math.cos(free) + 1e-9, math.cos(full) - 1e-9
+    result: Floats = np.where(cosine < is_full, params.body_loss_db, 0.0)
+    ramp = np.flatnonzero((cosine <= is_free) & (cosine >= is_full))
+    result[ramp] = body_loss(np.arccos(cosine[ramp]), params)
+    return result
+
+
 def mean_rssi(
     distance: Floats,
     sender_angle: Floats,
@@ -157,12 +181,29 @@ def mean_rssi(
         is_wall: whether a wall stands between them (different rooms).
         params: the radio model.
     """
+    return _mean_level(
+        distance,
+        body_loss(sender_angle, params),
+        body_loss(receiver_angle, params),
+        is_wall,
+        params,
+    )
+
+
+def _mean_level(
+    distance: Floats,
+    sender_loss: Floats,
+    receiver_loss: Floats,
+    is_wall: npt.NDArray[np.bool_],
+    params: RadioParams,
+) -> Floats:
+    """``mean_rssi`` from the two body losses (the same operations in the same order)."""
     d = np.maximum(distance, params.min_distance_m)
     result: Floats = (
         params.rssi_at_1m_dbm
         - 10.0 * params.path_loss_exponent * np.log10(d)
-        - body_loss(sender_angle, params)
-        - body_loss(receiver_angle, params)
+        - sender_loss
+        - receiver_loss
         - np.where(is_wall, params.wall_loss_db, 0.0)
     )
     return result
@@ -171,6 +212,21 @@ def mean_rssi(
 def sample_links(
     level: Floats, params: RadioParams, rng: np.random.Generator
 ) -> tuple[npt.NDArray[np.bool_], Ints, Ints, Ints]:
+    """``sample_heard`` (the model is described there), with the heard links as a mask.
+
+    Returns:
+        (mask of the links heard at all, then for those links: median rounded half up,
+        maximum, count), RSSI clipped to the protocol's ``MIN_DBM``..``MAX_DBM``.
+    """
+    heard_at, median, maximum, count = sample_heard(level, params, rng)
+    heard = np.zeros(level.shape[0], dtype=bool)
+    heard[heard_at] = True
+    return heard, median, maximum, count
+
+
+def sample_heard(
+    level: Floats, params: RadioParams, rng: np.random.Generator
+) -> tuple[Ints, Ints, Ints, Ints]:
     """Draw the samples every link receives in one window and summarise them.
 
     The model: a link takes Poisson(``samples_mean``) advertisements, each received as
@@ -181,30 +237,30 @@ def sample_links(
     (``truncated_normal``). Whether a link is heard at all is one uniform draw ``u``
     against ``1 - exp(-mu)``; ``mu`` needs ``erfc``, so it is only evaluated where ``u``
     falls below the same expression for a cheap upper bound of ``P(kept)``
-    (``tail_bound``). A heard link's count is then Poisson(``mu``) conditioned on >= 1.
+    (``tail_bound``, looked up in a table first: ``bound_candidates``). A heard link's
+    count is then Poisson(``mu``) conditioned on >= 1.
     A link that is weak (most, in a seated hall) costs one uniform and one ``exp``.
 
     Returns:
-        (mask of the links heard at all, then for those links: median rounded half up,
-        maximum, count), RSSI clipped to the protocol's ``MIN_DBM``..``MAX_DBM``.
+        (positions of the links heard at all, ascending, then for those links: median
+        rounded half up, maximum, count), RSSI clipped to ``MIN_DBM``..``MAX_DBM``.
     """
     sd, mean = params.shadowing_sd_db, params.samples_mean
     floor_dbm = math.ceil(params.sensitivity_dbm)  # weakest whole-dBm sample kept
     # rint(x) >= floor_dbm  <=>  x > floor_dbm - 0.5 (the tie has probability 0).
     low = (floor_dbm - 0.5 - level) / sd
     chance: Floats = rng.random(size=(level.shape[0],))
-    candidate = np.flatnonzero(chance < -np.expm1(-mean * tail_bound(low)))
+    candidate = bound_candidates(low, chance, mean)
     mu: Floats = normal_tail(low[candidate]) * mean
     is_heard = chance[candidate] < -np.expm1(-mu)
-    heard = np.zeros(level.shape[0], dtype=bool)
-    heard[candidate[is_heard]] = True
+    heard_at = candidate[is_heard]
     count = positive_poisson(mu[is_heard], rng)
     # Draw the samples link after link, the links ordered by count, so the samples of all
     # links with k samples form one (links, k) block that sorts row by row in one call.
     by_count = np.argsort(count, kind="stable")
     sorted_count = count[by_count]
-    noise = truncated_normal(np.repeat(low[heard][by_count], sorted_count), rng)
-    values = np.rint(np.repeat(level[heard][by_count], sorted_count) + sd * noise)
+    noise = truncated_normal(np.repeat(low[heard_at[by_count]], sorted_count), rng)
+    values = np.rint(np.repeat(level[heard_at[by_count]], sorted_count) + sd * noise)
     # The bound holds up to rounding of the sum; keep the model's invariant exactly.
     np.maximum(values, floor_dbm, out=values)
     median = np.empty(count.shape[0])
@@ -220,7 +276,7 @@ def sample_links(
         maximum[links] = block[:, -1]
         sample += (end - begin) * k
     return (
-        heard,
+        heard_at,
         _ints(np.clip(median, MIN_DBM, MAX_DBM)),
         _ints(np.clip(maximum, MIN_DBM, MAX_DBM)),
         count,
@@ -256,22 +312,20 @@ class RealisticRadio:
         """Sample every link within ``max_range_m`` and summarise what each receiver got."""
         p = self.params
         a, b = neighbour_pairs(frame, p.max_range_m)
-        angle_a, angle_b, distance = facing_angles(frame, a, b)
+        cos_a, cos_b, distance = facing_cosines(frame, a, b)
         # The mean level is symmetric in the two bodies: compute it once per pair, then
         # add each direction's receiver offset (sender -> receiver: a -> b, then b -> a).
         wall = frame.rooms[a] != frame.rooms[b]
-        pair_level = mean_rssi(distance, angle_a, angle_b, wall, p)
-        sender = np.concatenate([a, b])
-        receiver = np.concatenate([b, a])
-        level = np.concatenate([pair_level, pair_level]) + self.offsets[receiver]
-        return self._sample(receiver, sender, level)
-
-    def _sample(self, receiver: Ints, sender: Ints, level: Floats) -> Reception:
-        """Draw each link's received samples and summarise them (see ``sample_links``)."""
-        heard, median, maximum, count = sample_links(level, self.params, self.rng)
+        loss_a, loss_b = body_loss_of_cosine(cos_a, p), body_loss_of_cosine(cos_b, p)
+        pair_level = _mean_level(distance, loss_a, loss_b, wall, p)
+        # Links a -> b, then b -> a; only the heard ones' ends are looked up.
+        level = np.concatenate([pair_level + self.offsets[b], pair_level + self.offsets[a]])
+        heard_at, median, maximum, count = sample_heard(level, p, self.rng)
+        pair = heard_at % max(1, a.shape[0])
+        is_second = heard_at >= a.shape[0]
         return Reception(
-            receiver=receiver[heard],
-            sender=sender[heard],
+            receiver=np.where(is_second, a[pair], b[pair]),
+            sender=np.where(is_second, b[pair], a[pair]),
             median=median,
             maximum=maximum,
             count=count,

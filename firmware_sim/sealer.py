@@ -13,6 +13,7 @@ script that asks for it must keep its top level behind ``if __name__ == "__main_
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from multiprocessing.connection import Connection
 from typing import Protocol
 
 import nacl.bindings
+import nacl.signing
 
 from firmware_sim.badge import Draft, Outgoing
 
@@ -55,10 +57,21 @@ def secret_keys(seeds: Sequence[bytes]) -> list[bytes]:
     return [nacl.bindings.crypto_sign_seed_keypair(seed)[1] for seed in seeds]
 
 
-def _sign_all(keys: Sequence[bytes], who: Sequence[int], data: Sequence[bytes]) -> bytes:
-    """The signatures of ``data[i]`` by ``keys[who[i]]``, concatenated."""
-    sign = nacl.bindings.crypto_sign
-    return b"".join(sign(d, keys[k])[:SIGNATURE_LEN] for k, d in zip(who, data, strict=True))
+def secret_key_of(signer: nacl.signing.SigningKey) -> bytes:
+    """The 64-byte secret key (libsodium's form: seed, then public key) of ``signer``.
+
+    The same bytes ``secret_keys`` derives from the seed, without deriving them again.
+    """
+    return signer.encode() + signer.verify_key.encode()
+
+
+def _sign_all(keys: Sequence[bytes], who: Sequence[int], data: bytes, ends: Sequence[int]) -> bytes:
+    """The signatures of message ``i`` (``data[ends[i - 1]:ends[i]]``) by ``keys[who[i]]``."""
+    sign, size = nacl.bindings.crypto_sign, SIGNATURE_LEN
+    starts = [0, *ends[:-1]]
+    return b"".join(
+        sign(data[a:b], keys[k])[:size] for k, a, b in zip(who, starts, ends, strict=True)
+    )
 
 
 class LocalSealer:
@@ -70,10 +83,11 @@ class LocalSealer:
 
     Args:
         seeds: each badge's 32-byte Ed25519 seed, by badge index.
+        keys: their secret keys if already at hand (``secret_key_of``); else derived.
     """
 
-    def __init__(self, seeds: Sequence[bytes]) -> None:
-        self._keys = secret_keys(seeds)
+    def __init__(self, seeds: Sequence[bytes], keys: Sequence[bytes] | None = None) -> None:
+        self._keys = secret_keys(seeds) if keys is None else list(keys)
 
     def seal(self, who: Sequence[int], drafts: Sequence[Draft]) -> list[Outgoing]:
         """Sign ``drafts[i]`` with the key of badge ``who[i]``; the payloads in order."""
@@ -93,20 +107,33 @@ class ProcessSealer:
     Args:
         seeds: each badge's 32-byte Ed25519 seed, by badge index.
         share: share of each batch the signer process signs (0 to 1).
+        keys: their secret keys if already at hand (``secret_key_of``); else derived.
 
     Raises:
         ValueError: ``share`` is outside 0..1.
     """
 
-    def __init__(self, seeds: Sequence[bytes], share: float = DEFAULT_SHARE) -> None:
+    def __init__(
+        self,
+        seeds: Sequence[bytes],
+        share: float = DEFAULT_SHARE,
+        keys: Sequence[bytes] | None = None,
+    ) -> None:
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"share must be within 0..1, got {share}")
         self.share = share
-        self._local = LocalSealer(seeds if share < 1.0 else [])  # share 1: signs none here
+        if share < 1.0:
+            self._local = LocalSealer(seeds, keys)
+        else:  # share 1: signs none here
+            self._local = LocalSealer([])
         context = multiprocessing.get_context("spawn")
         self._conn, theirs = context.Pipe()
         self._process = context.Process(
-            target=_serve, args=(list(seeds), theirs), name="signer", daemon=True
+            target=_serve,
+            # The secret keys when at hand: the signer need not derive them again.
+            args=(list(seeds), None if keys is None else list(keys), theirs),
+            name="signer",
+            daemon=True,
         )
         self._process.start()
         theirs.close()
@@ -120,7 +147,10 @@ class ProcessSealer:
         """
         cut = round(len(drafts) * self.share)
         if cut:
-            self._conn.send((list(who[:cut]), [d.prefix + d.body for d in drafts[:cut]]))
+            # One buffer of all the signed inputs (not a pickled list of 10,000 bytes).
+            ends = list(itertools.accumulate(len(d.prefix) + len(d.body) for d in drafts[:cut]))
+            self._conn.send((list(who[:cut]), ends))
+            self._conn.send_bytes(b"".join([p for d in drafts[:cut] for p in (d.prefix, d.body)]))
         mine = self._local.seal(who[cut:], drafts[cut:]) if cut < len(drafts) else []
         if not cut:
             return mine
@@ -158,9 +188,10 @@ class ProcessSealer:
         self._conn.close()
 
 
-def _serve(seeds: list[bytes], conn: Connection) -> None:
+def _serve(seeds: list[bytes], keys: list[bytes] | None, conn: Connection) -> None:
     """The signer process: sign each batch it receives, answer with the signatures."""
-    keys = secret_keys(seeds)
+    if keys is None:
+        keys = secret_keys(seeds)
     while True:
         try:
             batch = conn.recv()
@@ -168,19 +199,29 @@ def _serve(seeds: list[bytes], conn: Connection) -> None:
             return
         if batch is None:
             return
-        who, data = batch
+        who, ends = batch
         try:
-            answer = _OK + _sign_all(keys, who, data)
+            data = conn.recv_bytes()
+        except EOFError:
+            return
+        try:
+            answer = _OK + _sign_all(keys, who, data, ends)
         except Exception as exc:  # the parent raises it as RuntimeError
             answer = _FAILED + f"{type(exc).__name__}: {exc}".encode()
         conn.send_bytes(answer)
 
 
 def make_sealer(
-    seeds: Sequence[bytes], *, signer_process: bool, world_process: bool = False
+    seeds: Sequence[bytes],
+    *,
+    signer_process: bool,
+    world_process: bool = False,
+    keys: Sequence[bytes] | None = None,
 ) -> Sealer:
     """A ``LocalSealer``, or with ``signer_process`` a ``ProcessSealer`` whose share suits
-    whether a world worker (``world_process``) takes the crowd and radio off this process."""
+    whether a world worker (``world_process``) takes the crowd and radio off this process.
+    ``keys``: the seeds' secret keys if already at hand (``secret_key_of``)."""
     if not signer_process:
-        return LocalSealer(seeds)
-    return ProcessSealer(seeds, SHARE_WITH_WORLD_WORKER if world_process else DEFAULT_SHARE)
+        return LocalSealer(seeds, keys)
+    share = SHARE_WITH_WORLD_WORKER if world_process else DEFAULT_SHARE
+    return ProcessSealer(seeds, share, keys)

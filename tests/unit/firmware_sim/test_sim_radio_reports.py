@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_sim.badge import Badge, HeardEncoder, strongest_first
+from firmware_sim.badge import Badge, strongest_first
+from firmware_sim.heard_json import HeardEncoder
 from firmware_sim.radio import RealisticRadio, Reception
 from firmware_sim.simulation import heard_json_lists, heard_lists, rank_heard
 from protocol.encoding import encode_json, open_envelope

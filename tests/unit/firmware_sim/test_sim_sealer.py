@@ -9,7 +9,7 @@ import pytest
 from firmware_sim.badge import Badge, Draft, seal_draft
 from firmware_sim.config import SimSettings
 from firmware_sim.runner import run_simulation
-from firmware_sim.sealer import LocalSealer, ProcessSealer, make_sealer
+from firmware_sim.sealer import LocalSealer, ProcessSealer, make_sealer, secret_key_of
 from firmware_sim.simulation import simulate
 from protocol.api import ProvisioningBundle
 from protocol.encoding import open_envelope
@@ -90,8 +90,10 @@ def test_local_and_process_sealers_give_the_same_verified_bytes() -> None:
     for k, (topic, payload) in zip(who, local, strict=True):
         message = open_envelope(parse_badge_topic(topic), payload, verifiers[k])
         assert message.badge == badges[k].badge
-    for share in (0.0, 0.3, 1.0):
-        sealer = ProcessSealer(_seeds(5), share)
+    keys = [secret_key_of(b.signer) for b in badges]  # the badges' keys, not derived again
+    assert LocalSealer(_seeds(5), keys).seal(who, drafts) == local
+    for share, given in ((0.0, None), (0.3, None), (1.0, None), (0.3, keys)):
+        sealer = ProcessSealer(_seeds(5), share, given)
         try:
             assert sealer.seal(who, drafts) == local
             assert sealer.seal([], []) == []
