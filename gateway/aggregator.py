@@ -85,9 +85,10 @@ class Aggregator(ChangeRecords):
 
     def add(self, contact: Contact) -> None:
         """Take one contact window. Adding the same window twice keeps the strongest RSSI."""
-        contact = Contact.of(
-            contact.a, contact.b, contact.window_start, contact.rssi_a, contact.rssi_b
-        )
+        if contact.a > contact.b:  # the pairing's contacts are ordered already
+            contact = Contact.of(
+                contact.a, contact.b, contact.window_start, contact.rssi_a, contact.rssi_b
+            )
         windows = self._open.setdefault((contact.a, contact.b), {})
         seen = windows.get(contact.window_start)
         rssi = (contact.rssi_a, contact.rssi_b)
@@ -189,6 +190,18 @@ class Aggregator(ChangeRecords):
             for named in (names(a, b),)
             for start, (ra, rb) in windows.items()
         )
+
+    def frozen(self) -> Aggregator:
+        """A copy of the open windows, whose ``dump`` may run in another thread meanwhile."""
+        copy = Aggregator(
+            self._settings,
+            event=self._event,
+            gateway=self._gateway,
+            zone=self.zone,
+            counters=Counter(),
+        )
+        copy._open = {pair: dict(windows) for pair, windows in self._open.items()}
+        return copy
 
     def clear(self) -> None:
         """Forget every open window and any pending changes (before loading a base)."""

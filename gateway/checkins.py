@@ -24,7 +24,14 @@ from tinydb import TinyDB
 from tinydb.table import Table
 
 from gateway.errors import CorruptJournalFile, JournalError
-from gateway.storage import AtomicJSONStorage, Tables, fsync_directory, quarantine, write_atomic
+from gateway.storage import (
+    AtomicJSONStorage,
+    InsertOnlyJSONStorage,
+    Tables,
+    fsync_directory,
+    quarantine,
+    write_atomic,
+)
 from protocol.api import CheckInRecord
 
 logger = logging.getLogger(__name__)
@@ -196,7 +203,8 @@ class CheckInJournal:
     def _table(self, index: int) -> Table:
         db = self._dbs.get(index)
         if db is None:
-            db = self._dbs[index] = TinyDB(self.segment_path(index), storage=AtomicJSONStorage)
+            path = self.segment_path(index)  # insert and remove only: read once
+            db = self._dbs[index] = TinyDB(path, storage=InsertOnlyJSONStorage)
         return db.table(_TABLE)
 
     def _drop(self, index: int) -> None:

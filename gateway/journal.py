@@ -40,7 +40,13 @@ from tinydb.table import Table
 from gateway.changelog import ChangeLog
 from gateway.errors import CorruptJournalFile, JournalError
 from gateway.ledger import Ledger
-from gateway.storage import AtomicJSONStorage, Tables, fsync_directory, quarantine
+from gateway.storage import (
+    AtomicJSONStorage,
+    InsertOnlyJSONStorage,
+    Tables,
+    fsync_directory,
+    quarantine,
+)
 from protocol.api import Meeting
 
 logger = logging.getLogger(__name__)
@@ -158,6 +164,8 @@ class TinyDBJournal:
         self._state_file: AtomicJSONStorage | None = None
         self._doc: dict[str, Any] = {}
         self._state: dict[str, Any] | None = None
+        # each part of the processing state as last encoded: (the object, its JSON)
+        self._encoded: dict[str, tuple[object, msgspec.Raw]] = {}
         self._logs = {kind: ChangeLog(self._dir, kind) for kind in LOGS}
         self._lock = threading.RLock()
 
@@ -354,7 +362,8 @@ class TinyDBJournal:
     def _segment_db(self, index: int) -> Table:
         db = self._dbs.get(index)
         if db is None:
-            db = self._dbs[index] = TinyDB(self.segment_path(index), storage=AtomicJSONStorage)
+            path = self.segment_path(index)
+            db = self._dbs[index] = TinyDB(path, storage=InsertOnlyJSONStorage)
         return db.table("meetings")
 
     def _write_state(self, fields: dict[str, Any]) -> None:
@@ -366,8 +375,26 @@ class TinyDBJournal:
         if self._state_file is None:
             raise JournalError("journal is not open")
         doc = {**self._doc, **fields}
-        self._state_file.write({"state": {str(_STATE_DOC): doc}})
+        self._state_file.write({"state": {str(_STATE_DOC): self._encodable(doc)}})
         self._doc = doc
+
+    def _encodable(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """``doc`` with each part of its processing state that is the very object written
+        last time as its JSON of then (``msgspec.Raw``): the file's bytes are the same, but
+        a part that did not change (the check-in readers, often) is not encoded again."""
+        processing = doc.get("processing")
+        if not isinstance(processing, dict):
+            return doc
+        parts: dict[str, Any] = {}
+        for key, value in processing.items():
+            if not isinstance(value, dict | list):
+                parts[key] = value
+                continue
+            cached = self._encoded.get(key)
+            if cached is None or cached[0] is not value:
+                cached = self._encoded[key] = (value, msgspec.Raw(msgspec.json.encode(value)))
+            parts[key] = cached[1]
+        return {**doc, "processing": parts}
 
     def _drop_finished(self) -> None:
         for index in self._ledger.removable():

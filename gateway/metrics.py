@@ -75,6 +75,15 @@ _GAUGES = {
     "mqtt_connected": ("mqtt_connected", "1 while connected to the broker."),
     "mqtt_subscribed": ("mqtt_subscribed", "1 once the broker confirmed the subscription."),
 }
+_GAUGE_COUNTERS = {
+    "mqtt_protocol_errors": (
+        "mqtt_protocol_errors",
+        "Malformed MQTT packets from the broker (each ends the connection, which is "
+        "reopened); counted since the gateway process started.",
+    ),
+}
+"""Counters the status carries among its gauges: they count from zero at each start, as
+a Prometheus counter may (a restart resets it), and are not part of the checkpoint."""
 
 
 class StatusCollector(Collector):
@@ -133,6 +142,10 @@ def families(status: GatewayStatus) -> list[Metric]:
     for metric, (name, doc) in _COUNTERS.items():
         family = CounterMetricFamily(f"{PREFIX}_{metric}", doc, labels=["gateway"])
         family.add_metric(labels, counters.get(name, 0))
+        result.append(family)
+    for metric, (name, doc) in _GAUGE_COUNTERS.items():
+        family = CounterMetricFamily(f"{PREFIX}_{metric}", doc, labels=["gateway"])
+        family.add_metric(labels, gauges.get(name, 0.0))
         result.append(family)
     for metric, (name, doc) in _GAUGES.items():
         gauge = GaugeMetricFamily(f"{PREFIX}_{metric}", doc, labels=["gateway"])

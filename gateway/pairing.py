@@ -21,7 +21,7 @@ from typing import Any
 from gateway.record import ChangeRecords, RecordReader, names
 from gateway.registry import BadgeRegistry
 from protocol.api import Meeting, Registry
-from protocol.ids import meeting_id
+from protocol.ids import epoch_of, meeting_id
 from protocol.messages import SightingReport, TapHalf, TapTranscript
 
 HALF = b"H"
@@ -36,11 +36,12 @@ TAP_DONE = b"U"
 """Record: a tap transcript is complete (forgotten). ``>q`` t; names a, b, nonce_a, nonce_b."""
 RECORD_TAGS = (HALF, CONTACT, EXPIRE, TAP_HALF, TAP_DONE)
 
-RESOLVED_WINDOWS = 4
-"""Windows whose EphID resolutions are cached (the oldest created is dropped first)."""
+RESOLVED_EPOCHS = 4
+"""EphID epochs whose resolutions are cached (the oldest created is dropped first)."""
 _RESOLVED_MIN = 1024
-"""A window caches at most this many EphIDs plus two per registered badge (junk EphIDs)."""
+"""An epoch caches at most this many EphIDs plus two per registered badge (junk EphIDs)."""
 
+_UNSEEN = "\x00unseen"  # not a badge id (ids are [A-Za-z0-9_-]): an EphID not yet resolved
 _TAG_Q = struct.Struct(">cq")
 _TAG_QI = struct.Struct(">cqi")
 _Q = struct.Struct(">q")
@@ -83,11 +84,17 @@ class Pairing(ChangeRecords):
         self._contacted: dict[int, set[tuple[str, str]]] = {}
         self._taps: dict[TapTranscript, set[str]] = {}
         self._changes = bytearray()
-        # EphID (hex, as in reports) -> badge or None, per window start: every badge near
-        # another hears it, so each EphID comes back in many reports of the same window.
-        # Forgotten whenever the registry is refreshed (revoked badges stop resolving).
+        # EphID (hex, as in reports) -> badge or None, per EphID epoch (a resolution depends
+        # on the window only through its epoch): every badge near another hears it, so each
+        # EphID comes back in many reports of its epoch. Forgotten whenever the registry is
+        # refreshed (revoked badges stop resolving).
         self._resolved: dict[int, dict[str, str | None]] = {}
         self._resolved_for: Registry | None = None
+        self._resolved_max = 0
+        settings = registry.settings  # fixed for the registry's lifetime (see its update)
+        self._threshold = settings.rssi_threshold_dbm
+        self._rotation = settings.ephid_rotation_seconds
+        epoch_of(0, self._rotation)  # the same check as every resolution's: valid rotation
 
     @property
     def pending_halves(self) -> int:
@@ -108,36 +115,41 @@ class Pairing(ChangeRecords):
         halves = self._halves.setdefault(w, {})
         contacted = self._contacted.setdefault(w, set())
         contacts: list[Contact] = []
+        me = report.badge
+        changes = self._changes
         for other, rssi in sorted(heard.items()):
-            pair = (report.badge, other) if report.badge <= other else (other, report.badge)
+            pair = (me, other) if me <= other else (other, me)
             if pair in contacted:
                 continue
-            back = halves.pop((other, report.badge), None)
+            back = halves.pop((other, me), None)
             if back is None:
-                key = (report.badge, other)
+                key = (me, other)
                 value = halves[key] = max(rssi, halves.get(key, rssi))
-                self._changes += _TAG_QI.pack(HALF, w, value) + names(report.badge, other)
+                changes += _TAG_QI.pack(HALF, w, value) + names(me, other)
                 continue
-            halves.pop((report.badge, other), None)
+            halves.pop((me, other), None)
             contacted.add(pair)
-            self._changes += _TAG_Q.pack(CONTACT, w) + names(*pair)
-            contacts.append(Contact.of(report.badge, other, w, rssi, back))
+            changes += _TAG_Q.pack(CONTACT, w) + names(*pair)
+            # Contact.of, ordered already
+            if me <= other:
+                contacts.append(Contact(me, other, w, rssi, back))
+            else:
+                contacts.append(Contact(other, me, w, back, rssi))
         return contacts
 
     def _strongest_heard(self, report: SightingReport) -> dict[str, int]:
         """Badges heard at or above the threshold, with the strongest median per badge."""
         registry = self._registry
-        threshold = registry.settings.rssi_threshold_dbm
+        threshold = self._threshold
         resolved = self._resolved_in(report.window_start)
-        room = len(resolved) < _RESOLVED_MIN + 2 * len(registry)
+        room = len(resolved) < self._resolved_max
         me = report.badge
         strongest: dict[str, int] = {}
         unresolved = self_sighting = below = 0
         for entry in report.heard:
             ephid = entry.ephid
-            if ephid in resolved:
-                other = resolved[ephid]
-            else:
+            other = resolved.get(ephid, _UNSEEN)
+            if other is _UNSEEN:
                 other = registry.resolve(bytes.fromhex(ephid), report.window_start)
                 if room:
                     resolved[ephid] = other
@@ -161,15 +173,17 @@ class Pairing(ChangeRecords):
         return strongest
 
     def _resolved_in(self, window_start: int) -> dict[str, str | None]:
-        """The EphID resolutions cached for a window (all forgotten on a registry refresh)."""
+        """The EphID resolutions cached for a window's epoch (forgotten on a registry refresh)."""
         current = self._registry.registry
         if current is not self._resolved_for:
             self._resolved.clear()
             self._resolved_for = current
-        resolved = self._resolved.get(window_start)
+            self._resolved_max = _RESOLVED_MIN + 2 * len(self._registry)
+        epoch = window_start // self._rotation  # epoch_of, its check done once in __init__
+        resolved = self._resolved.get(epoch)
         if resolved is None:
-            resolved = self._resolved[window_start] = {}
-            while len(self._resolved) > RESOLVED_WINDOWS:
+            resolved = self._resolved[epoch] = {}
+            while len(self._resolved) > RESOLVED_EPOCHS:
                 del self._resolved[next(iter(self._resolved))]
         return resolved
 
@@ -243,6 +257,17 @@ class Pairing(ChangeRecords):
         for transcript, senders in self._taps.items():
             parts.extend(_tap_record(TAP_HALF, transcript, sender) for sender in sorted(senders))
         return b"".join(parts)
+
+    def frozen(self) -> Pairing:
+        """A copy of the state alone, whose ``dump`` may run in another thread meanwhile.
+
+        Costs a copy of the containers (no records are built); take pending changes first.
+        """
+        copy = Pairing(self._registry, Counter())
+        copy._halves = {w: dict(halves) for w, halves in self._halves.items()}
+        copy._contacted = {w: set(pairs) for w, pairs in self._contacted.items()}
+        copy._taps = {transcript: set(senders) for transcript, senders in self._taps.items()}
+        return copy
 
     def clear(self) -> None:
         """Forget the whole state and any pending changes (before loading a base)."""

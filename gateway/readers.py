@@ -11,6 +11,7 @@ small and goes into the processor's checkpoint.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -77,7 +78,8 @@ class NoncePolicy:
         interval_s: a new nonce is issued this often (wall seconds).
         valid_s: an answer quoting a nonce older than this is ``stale_nonce``.
         memory_s: how long past its validity a nonce is remembered (later: ``unknown_nonce``);
-            also how long a tap id is remembered to recognise repeated taps.
+            also how long a tap id is remembered to recognise repeated taps (in the
+            gateway's uptime: ``Readers.resume``).
     """
 
     interval_s: float = 15.0
@@ -162,6 +164,8 @@ class Readers:
         self._inside: dict[str, set[str]] = {}
         self._seen: dict[str, float] = {}
         self._records: list[CheckInRecord] = []
+        self._snapshot: dict[str, Any] | None = None  # the last one, until the state changes
+        self._resumed_from: float | None = None  # see ``resume``; None: not resumed
 
     @property
     def readers(self) -> list[ReaderConfig]:
@@ -183,6 +187,7 @@ class Readers:
         now = self._clock.now()
         horizon = self._policy.valid_s + self._policy.memory_s
         issued: list[ReaderNonce] = []
+        sizes = self._sizes()
         for reader, nonces in self._nonces.items():
             nonces[:] = [n for n in nonces if now < n.issued_at + horizon]
             if nonces and now < nonces[-1].issued_at + self._policy.interval_s:
@@ -193,7 +198,12 @@ class Readers:
             issued.append(self._announce(reader, fresh))
             logger.debug("reader=%s issued a nonce", reader)
         self._seen = {i: expiry for i, expiry in self._seen.items() if expiry > now}
+        if issued or self._sizes() != sizes:
+            self._snapshot = None
         return issued
+
+    def _sizes(self) -> tuple[int, int]:
+        return sum(len(nonces) for nonces in self._nonces.values()), len(self._seen)
 
     def current(self) -> list[ReaderNonce]:
         """The newest nonce of each reader that is still valid (to publish after a restart)."""
@@ -333,6 +343,8 @@ class Readers:
         return True
 
     def _remember(self, record_id: str, expiry: float) -> None:
+        # every change of who is inside follows a new tap id: the snapshot is stale
+        self._snapshot = None
         self._seen[record_id] = expiry
         if len(self._seen) > MAX_SEEN:
             del self._seen[next(iter(self._seen))]
@@ -376,9 +388,20 @@ class Readers:
             have = {n.nonce for n in known}
             known.extend(_Issued(str(n), int(t)) for n, t in entries if str(n) not in have)
             known.sort(key=lambda n: n.issued_at)
+            self._snapshot = None
 
     def snapshot(self) -> dict[str, Any]:
-        """Nonces, who is inside and recent tap ids, JSON-ready (records are taken first)."""
+        """Nonces, who is inside and recent tap ids, JSON-ready (records are taken first).
+
+        While the state does not change this is the same object (not to be mutated): a
+        checkpoint neither rebuilds it nor, in ``TinyDBJournal``, encodes it again.
+        """
+        if self._snapshot is None:
+            self._snapshot = self.fresh_snapshot()
+        return self._snapshot
+
+    def fresh_snapshot(self) -> dict[str, Any]:
+        """``snapshot()`` built anew (what the cached one must equal)."""
         return {
             "nonces": self.nonce_state(),
             "inside": {zone: sorted(members) for zone, members in self._inside.items() if members},
@@ -394,18 +417,25 @@ class Readers:
         a second record with a later ``received_at``), their outcomes counted (the state's
         counters predate them) and their accepted entries and exits applied, in order.
         Records before the last one the state knows are older than the state; so are
-        those past the memory of tap ids if it knows none. Returns how many were applied.
+        those whose id memory had run out when the state was saved, if it knows none
+        (after ``resume``; without it: those past the memory now). Returns how many were
+        applied.
         """
         known = [i for i, record in enumerate(records) if record.id in self._seen]
         now = self._clock.now()
+        horizon = self._policy.valid_s + self._policy.memory_s
+        # the state forgot only ids that expired before it was saved (``resume``)
+        resumed = self._resumed_from is not None
+        cutoff = self._resumed_from if self._resumed_from is not None else now
         applied = 0
         for record in records[known[-1] + 1 if known else 0 :]:
-            expiry = record.received_at + self._policy.valid_s + self._policy.memory_s
-            if record.id in self._seen or (not known and expiry <= now):
+            expiry = record.received_at + horizon
+            if record.id in self._seen or (not known and expiry <= cutoff):
                 continue
             applied += 1
             self.counters[f"checkins.{record.outcome}"] += 1
-            self._remember(record.id, expiry)
+            # resumed: remembered for the memory of uptime, at least, like the state's ids
+            self._remember(record.id, max(expiry, now + horizon) if resumed else expiry)
             if record.outcome == "accepted" and record.zone:
                 members = self._inside.setdefault(record.zone, set())
                 if record.direction == "entry":
@@ -413,6 +443,24 @@ class Readers:
                 else:
                     members.discard(record.badge)
         return applied
+
+    def resume(self, saved_at: float | None) -> None:
+        """After a restart from a checkpoint of wall time ``saved_at``: downtime is not memory.
+
+        Every remembered tap id's expiry moves on by the time the gateway was down, so the
+        memory of tap ids runs in uptime only and a tap redelivered or repeated after any
+        downtime is still a duplicate (the broker delivers what waited at once). And
+        ``replay_records`` then tells records older than the state by that time instead
+        of now, and remembers those it applies for the memory from now at least.
+        ``None``: there is no state (a first start, or it was lost): every journaled
+        record is newer than it. Call once, before ``replay_records``.
+        """
+        now = self._clock.now()
+        self._resumed_from = saved_at if saved_at is not None else -math.inf
+        downtime = max(0.0, now - saved_at) if saved_at is not None else 0.0
+        if downtime:
+            self._seen = {i: expiry + downtime for i, expiry in self._seen.items()}
+            self._snapshot = None
 
     def restore(self, state: dict[str, Any]) -> None:
         """Load a snapshot; nonces of readers no longer configured are dropped.
@@ -426,6 +474,7 @@ class Readers:
         self.merge_nonces(dict(state["nonces"]))
         self._inside = inside
         self._seen = seen
+        self._snapshot = None
 
 
 def _unverified(topic: str, payload: bytes) -> CheckIn | None:

@@ -105,7 +105,10 @@ class ReplayMemory:
         """Remember an accepted message (and log the change for the next checkpoint)."""
         if len(digest) != DIGEST_LEN:
             raise ValueError(f"digest must be {DIGEST_LEN} bytes")
-        window = self._apply(badge, seq, digest)
+        window = self._windows.get(badge)
+        if window is None:
+            window = self._windows[badge] = _Window(badge)
+        window.record(seq, digest)
         self._changes += window.prefix + _SEQ.pack(seq) + digest
 
     def _apply(self, badge: str, seq: int, digest: bytes) -> _Window:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import secrets
 import time
@@ -68,8 +69,10 @@ _DRAIN_BATCH = 200  # messages handled between two yields to the event loop
 _READY_POLL_S = 0.05
 RELAY_PUBLISH_TIMEOUT_S = 10.0
 CHECKPOINT_LOOP_SHARE = 0.25
-CHECKPOINT_RETRY_S = 1.0
 """Most of the event loop's time that checkpoint snapshots may take (group commit spacing)."""
+CHECKPOINT_RETRY_S = 1.0
+SAVED_AT = "saved_at"
+"""Field of the checkpointed state: the gateway's wall time when it was taken."""
 
 
 class _Stopped(Exception):
@@ -263,6 +266,8 @@ class Gateway:
             what="check-in",
         )
         self._unsaved_checkins: list[CheckInRecord] = []
+        # wall time of the checkpoint resumed from; None: no state; NaN: the state lacks it
+        self._saved_at: float | None = None
         self._foreign: ForeignCheckIns | None = None
         if settings.foreign_checkins:
             foreign = new_mqtt_client(
@@ -401,12 +406,16 @@ class Gateway:
         state: dict[str, Any],
         replay: bytes,
         base: bytes | None,
-        contacts: tuple[bytes, bytes | None],
+        contacts: tuple[bytes, Callable[[], bytes] | None],
     ) -> int:
-        """Run in the journal thread: checkpoint, return how many meetings were new."""
+        """Run in the journal thread: checkpoint, return how many meetings were new.
+
+        A contact base due is dumped here, from the copy the event loop took.
+        """
         before = self._journal.unforwarded()
         self._journal.save_replay(replay, base)
-        self._journal.save_contacts(*contacts)
+        changes, dump_base = contacts
+        self._journal.save_contacts(changes, dump_base() if dump_base is not None else None)
         self._journal.checkpoint(meetings, state)
         return self._journal.unforwarded() - before
 
@@ -417,6 +426,8 @@ class Gateway:
             return
         try:
             self._processor.restore(state)
+            saved_at = state.get(SAVED_AT)
+            self._saved_at = float(saved_at) if isinstance(saved_at, int | float) else math.nan
             base, changes = await self._io(self._journal.load_replay)
             try:
                 if base or changes:  # else none yet, or the state carried it (older journal)
@@ -431,6 +442,7 @@ class Gateway:
                 raise JournalError(f"contact state does not parse: {exc}") from exc
         except JournalError as exc:
             logger.error("cannot resume from the journal state (%s); starting empty", exc)
+            self._saved_at = None
             self._counters.clear()
             self._processor = self._new_processor(self._processor.registry)
             return
@@ -505,6 +517,7 @@ class Gateway:
             meetings = list(self._unsaved)
             started = time.perf_counter()
             state = self._processor.snapshot()
+            state[SAVED_AT] = self._clock.now()  # the tap-id memory runs in uptime only
             self._replay_unsaved += self._processor.replay.take_changes()
             replay = bytes(self._replay_unsaved)
             is_base = self._replay_base_due or self._journal.replay_needs_base()
@@ -552,11 +565,15 @@ class Gateway:
                 self._forwarder.wake()
             return True
 
-    def _take_contacts(self) -> tuple[bytes, bytes | None]:
-        """The contact changes not yet durable, and the whole contact state if a base is due."""
+    def _take_contacts(self) -> tuple[bytes, Callable[[], bytes] | None]:
+        """The contact changes not yet durable, and if a base is due what dumps one.
+
+        A base is a copy of the whole contact state, dumped in the journal thread: the
+        copy takes a sixth of the dump's time on the event loop (54-77 ms at 10,000 badges).
+        """
         self._contacts_unsaved += self._processor.take_contact_changes()
         is_base = self._contacts_base_due or self._journal.contacts_needs_base()
-        return bytes(self._contacts_unsaved), self._processor.dump_contacts() if is_base else None
+        return bytes(self._contacts_unsaved), self._processor.freeze_contacts() if is_base else None
 
     async def _publish_relayed(self, topic: str, payload: bytes) -> None:
         """Publish a message the BLE relay received; return once the broker has it."""
@@ -616,7 +633,11 @@ class Gateway:
     async def _replay_checkins(self) -> None:
         """Re-apply journaled check-ins the state may lack (killed between the two writes)."""
         readers = self._processor.readers
-        if readers is None or not self._checkins.unforwarded():
+        if readers is None:
+            return
+        if not (self._saved_at is not None and math.isnan(self._saved_at)):
+            readers.resume(self._saved_at)  # (a state of an older journal: as before)
+        if not self._checkins.unforwarded():
             return
         records = await self._io(partial(self._checkins.peek_batch, self._checkins.unforwarded()))
         applied = readers.replay_records(records)

@@ -69,6 +69,41 @@ class AtomicJSONStorage(Storage):
         """Nothing to release: files are open only during a read or write."""
 
 
+class InsertOnlyJSONStorage(AtomicJSONStorage):
+    """``AtomicJSONStorage`` for a file that only this object writes and whose documents
+    are never changed in place (TinyDB ``insert``/``insert_multiple``, ``remove``): the
+    journal's meeting segments.
+
+    TinyDB reads the whole file before every write; this storage reads it once and then
+    answers from what its last successful ``write`` wrote (a shallow copy: TinyDB replaces
+    a table, it does not change it). A failed write forgets that, so the next read goes
+    to the file again.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self._tables: Tables | None = None
+        self._known = False
+
+    def read(self) -> Tables | None:
+        """The tables of the last successful write (the file's, the first time)."""
+        if not self._known:
+            self._tables = super().read()
+            self._known = True
+        return dict(self._tables) if self._tables is not None else None
+
+    def write(self, data: Tables) -> None:
+        """Atomically replace the file with ``data`` and remember it.
+
+        Raises:
+            JournalError: the write failed; the previous file is intact.
+        """
+        self._known = False
+        super().write(data)
+        self._tables = data
+        self._known = True
+
+
 def write_atomic(path: Path, payload: bytes) -> None:
     """Replace ``path`` with ``payload``: temporary file, fsync, rename, fsync the directory.
 

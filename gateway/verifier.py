@@ -7,18 +7,21 @@ Pure: no I/O; wall time comes from an injected Clock and only matters in live mo
 
 from __future__ import annotations
 
-import hashlib
+from hashlib import blake2b
 from typing import Any, NamedTuple
 
 from gateway.clock import Clock
 from gateway.errors import VerificationError
 from gateway.registry import BadgeRegistry
 from gateway.replay import DIGEST_LEN, REPLAY, WINDOW, ReplayMemory
+from gateway.report_decoder import ReportDecoder
 from gateway.watermark import Watermark
-from protocol.encoding import decode_body, split_payload
+from protocol.api import DetectionSettings
+from protocol.encoding import MAX_PAYLOAD, decode_body, split_payload
 from protocol.errors import ProtocolError
 from protocol.messages import BadgeMessage, SightingReport, TapHalf
-from protocol.topics import BadgeTopic, parse_badge_topic
+from protocol.signing import SIGNATURE_LEN
+from protocol.topics import BadgeChannel, BadgeTopic, parse_badge_topic
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
@@ -42,6 +45,8 @@ REPLAY_WINDOW = WINDOW
 """Sequence numbers remembered per badge; anything older is a replay."""
 
 _DIGEST_LEN = DIGEST_LEN
+_MIN_PAYLOAD = SIGNATURE_LEN + 2
+_REPORTS = BadgeChannel.REPORTS
 
 
 class Verdict(NamedTuple):
@@ -103,7 +108,12 @@ class Verifier:
         self._replay = ReplayMemory()
         # topic -> parsed, only for topics of registered badges (bounded by the registry);
         # the badge's entry is still looked up for every message (revocation, refresh)
-        self._topics: dict[str, BadgeTopic] = {}
+        self._topics: dict[str, tuple[BadgeTopic, int]] = {}  # with its payload size limit
+        self._reports = ReportDecoder()
+        # fixed for the registry's lifetime (its update refuses another event, keeps settings)
+        self._settings = registry.settings
+        self._event = registry.event
+        self._window = self._settings.window_seconds
         self.watermark_moved = False
         """True when the last ``check`` accepted a report that moved the watermark."""
 
@@ -123,57 +133,81 @@ class Verifier:
             The verdict; never raises for bad input.
         """
         self.watermark_moved = False
-        facts: dict[str, Any] = {}
+        badge: str | None = None
+        seq: int | None = None
         try:
-            return self._verify(topic, payload, facts)
+            known = self._topics.get(topic)
+            if known is None:
+                parsed = parse_badge_topic(topic)
+                limit = MAX_PAYLOAD[parsed.channel]
+            else:
+                parsed, limit = known
+            badge = parsed.badge
+            if parsed.event != self._event:
+                raise VerificationError("wrong_event", f"event {parsed.event} is not ours")
+            channel = parsed.channel
+            if _MIN_PAYLOAD <= len(payload) <= limit:  # split_payload's checks, inlined
+                signature, body = payload[:SIGNATURE_LEN], payload[SIGNATURE_LEN:]
+            else:
+                signature, body = split_payload(payload, channel)  # raises the error
+            entry = self._registry.lookup(badge)
+            if entry is None:
+                raise VerificationError("unknown_badge", "badge is not registered for the event")
+            if known is None:
+                self._topics[topic] = (parsed, limit)
+            if entry.revoked:
+                raise VerificationError("revoked_badge", "badge was revoked")
+            entry.verifier.verify(topic, body, signature)
+            if channel is _REPORTS:
+                report = self._reports.decode(body, parsed)
+                seq = report.seq
+                if report.window_len != self._window or report.window_start % self._window:
+                    self._check_report(report, self._settings)  # raises the error
+                message: BadgeMessage = report
+            else:
+                report = None
+                message = decode_body(body, channel)
+                message.check_topic(parsed.event, badge)
+                seq = message.seq
+                self._check_schema(message)
+            digest = blake2b(payload, digest_size=_DIGEST_LEN).digest()
+            replay = self._replay
+            state = replay.classify(badge, seq, digest)
+            if state == DUPLICATE:
+                return Verdict(DUPLICATE, badge, seq)
+            if report is not None and not self._live_clock:
+                # _check_freshness for a report, without the clock (the common case)
+                w = self._watermark.value
+                end = report.window_start + report.window_len
+                if w is not None and end <= w - self._settings.allowed_lateness_seconds:
+                    raise VerificationError(
+                        "stale", f"window {report.window_start} closed (watermark {w})"
+                    )
+            else:
+                self._check_freshness(message)
+            if state == REPLAY:
+                raise VerificationError("replay", "sequence number already used or too old")
+            replay.record(badge, seq, digest)
+            if report is not None:
+                self.watermark_moved = self._watermark.observe(badge, report.window_start)
+            return Verdict(ACCEPTED, badge, seq, message)
         except (ProtocolError, VerificationError) as exc:
-            return Verdict(exc.code, facts.get("badge"), facts.get("seq"), detail=exc.detail)
+            return Verdict(exc.code, badge, seq, detail=exc.detail)
 
-    def _verify(self, topic: str, payload: bytes, facts: dict[str, Any]) -> Verdict:
-        parsed = self._topics.get(topic)
-        if parsed is None:
-            parsed = parse_badge_topic(topic)
-            cache = True
-        else:
-            cache = False
-        facts["badge"] = parsed.badge
-        if parsed.event != self._registry.event:
-            raise VerificationError("wrong_event", f"event {parsed.event} is not ours")
-        signature, body = split_payload(payload, parsed.channel)
-        entry = self._registry.lookup(parsed.badge)
-        if entry is None:
-            raise VerificationError("unknown_badge", "badge is not registered for the event")
-        if cache:
-            self._topics[topic] = parsed
-        if entry.revoked:
-            raise VerificationError("revoked_badge", "badge was revoked")
-        entry.verifier.verify(topic, body, signature)
-        message = decode_body(body, parsed.channel)
-        message.check_topic(parsed.event, parsed.badge)
-        facts["seq"] = message.seq
-        self._check_schema(message)
-        digest = hashlib.blake2b(payload, digest_size=_DIGEST_LEN).digest()
-        state = self._replay.classify(parsed.badge, message.seq, digest)
-        if state == DUPLICATE:
-            return Verdict(DUPLICATE, parsed.badge, message.seq)
-        self._check_freshness(message)
-        if state == REPLAY:
-            raise VerificationError("replay", "sequence number already used or too old")
-        self._replay.record(parsed.badge, message.seq, digest)
-        if isinstance(message, SightingReport):
-            self.watermark_moved = self._watermark.observe(parsed.badge, message.window_start)
-        return Verdict(ACCEPTED, parsed.badge, message.seq, message)
+    @staticmethod
+    def _check_report(report: SightingReport, settings: DetectionSettings) -> None:
+        window = settings.window_seconds
+        if report.window_len != window:
+            raise VerificationError(
+                "wrong_window_len", f"window_len {report.window_len} != event's {window}"
+            )
+        if report.window_start % window:
+            raise VerificationError("malformed", "window_start is not on a window boundary")
 
     def _check_schema(self, message: BadgeMessage) -> None:
         settings = self._registry.settings
         if isinstance(message, SightingReport):
-            if message.window_len != settings.window_seconds:
-                raise VerificationError(
-                    "wrong_window_len",
-                    f"window_len {message.window_len} != event's {settings.window_seconds}",
-                )
-            if message.window_start % settings.window_seconds:
-                raise VerificationError("malformed", "window_start is not on a window boundary")
+            self._check_report(message, settings)
         elif isinstance(message, TapHalf):
             transcript = message.transcript
             if not transcript.badge_a < transcript.badge_b:

@@ -22,17 +22,20 @@ class Watermark:
             raise ValueError("quorum must be at least 1")
         self._quorum = quorum
         self._top: dict[str, int] = {}
+        self._value: int | None = None  # min(top) once it holds quorum badges, kept current
 
     @property
     def value(self) -> int | None:
         """The watermark, or None until ``quorum`` badges have reported."""
-        if len(self._top) < self._quorum:
-            return None
-        return min(self._top.values())
+        return self._value
 
     def observe(self, badge: str, window_start: int) -> bool:
         """Account for an accepted report; return True if W moved."""
-        before = self.value
+        before = self._value
+        if before is not None and window_start <= before:
+            # Nothing can change: every kept value is >= W, and the lowest kept one (W)
+            # is only replaced by a larger value. Most reports end here.
+            return False
         if badge in self._top:
             self._top[badge] = max(self._top[badge], window_start)
         elif len(self._top) < self._quorum:
@@ -43,7 +46,13 @@ class Watermark:
                 return False
             del self._top[lowest]
             self._top[badge] = window_start
-        return self.value != before
+        self._value = self._current()
+        return self._value != before
+
+    def _current(self) -> int | None:
+        if len(self._top) < self._quorum:
+            return None
+        return min(self._top.values())
 
     def snapshot(self) -> dict[str, Any]:
         """Return the compact state, JSON-ready."""
@@ -54,3 +63,4 @@ class Watermark:
         top = {str(b): int(t) for b, t in dict(state["top"]).items()}
         ranked = sorted(top.items(), key=lambda item: (-item[1], item[0]))
         self._top = dict(ranked[: self._quorum])
+        self._value = self._current()

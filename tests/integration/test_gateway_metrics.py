@@ -101,6 +101,7 @@ async def test_metrics_endpoint_matches_the_status_and_counts_rejections_by_reas
     for gauge in ("pending_half_contacts", "open_meetings", "journal_depth", "forward_lag_seconds"):
         assert samples[(f"inperson_gateway_{gauge}", ())] == 0.0, gauge
     assert samples[("inperson_gateway_mqtt_connected", ())] == 1.0
+    assert samples[("inperson_gateway_mqtt_protocol_errors_total", ())] == 0.0
     assert samples[("inperson_gateway_watermark_seconds", ())] >= T0
     # the endpoint goes away with the gateway
     with pytest.raises(httpx2.TransportError):

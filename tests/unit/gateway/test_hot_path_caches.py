@@ -1,7 +1,7 @@
 """The hot path's caches (round 8): they never outlive a registry refresh.
 
 The verifier caches parsed topics of registered badges, the pairing caches EphID
-resolutions per window, the aggregator solves the "final run" rule once per watermark.
+resolutions per EphID epoch, the aggregator solves the "final run" rule once per watermark.
 Each must give exactly what the uncached code gave, before and after a refresh.
 """
 
@@ -14,11 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.aggregator import Aggregator
-from gateway.pairing import RESOLVED_WINDOWS, Contact, Pairing
+from gateway.pairing import RESOLVED_EPOCHS, Contact, Pairing
 from gateway.registry import BadgeRegistry
 from gateway.verifier import ACCEPTED, Verifier
 from gateway.watermark import Watermark
 from protocol.api import DetectionSettings
+from protocol.ids import epoch_of
 from protocol.messages import SightingReport
 from tests.unit.gateway.conftest import EVENT
 from tests.unit.gateway.support import T0, WINDOW, FakeClock, TestBadge, registry_for
@@ -83,22 +84,25 @@ def test_an_ephid_resolved_before_a_refresh_stops_resolving_once_its_badge_is_re
     ]
 
 
-def test_the_resolution_cache_keeps_a_few_windows_and_resolves_like_the_registry(
+def test_the_resolution_cache_keeps_a_few_epochs_and_resolves_like_the_registry(
     members: list[TestBadge],
 ) -> None:
     registry = BadgeRegistry(registry_for(EVENT, members, revoked=["b003"]))
+    rotation = registry.settings.ephid_rotation_seconds
     counters: Counter[str] = Counter()
     pairing = Pairing(registry, counters)
     a = members[0]
-    for i in range(RESOLVED_WINDOWS * 3):
-        w = T0 + i * WINDOW
-        pairing.add_report(report(a, w, [(members[1], -50), (members[3], -50), (a, -50)]))
-        assert len(pairing._resolved) <= RESOLVED_WINDOWS
-        assert pairing._resolved[w] == {
-            member.ephid(w): registry.resolve(bytes.fromhex(member.ephid(w)), w)
-            for member in (members[1], members[3], a)
-        }
-    n = RESOLVED_WINDOWS * 3
+    n = 0
+    for i in range(RESOLVED_EPOCHS * 3):
+        # two windows of each epoch (its first and last): the second is served from the cache
+        for w in (T0 + i * rotation, T0 + (i + 1) * rotation - WINDOW):
+            pairing.add_report(report(a, w, [(members[1], -50), (members[3], -50), (a, -50)]))
+            n += 1
+            assert len(pairing._resolved) <= RESOLVED_EPOCHS
+            assert pairing._resolved[epoch_of(w, rotation)] == {
+                member.ephid(w): registry.resolve(bytes.fromhex(member.ephid(w)), w)
+                for member in (members[1], members[3], a)
+            }
     assert counters["unresolved_ephid"] == n and counters["self_sighting"] == n
 
 
