@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 _HEAD_LEN = len(b'{"ephid":"') + 32 + len(b'","rssi_median":')
 _PAD = b"\x00"
 """Fills the rows of ``HeardEncoder`` after each entry; removed afterwards."""
+_OPEN, _CLOSE = ord("["), ord("]")
 _DENSE_COUNTS = 64
 """Up to this many samples per window, ``_distinct_stats`` uses a table (65,536 x 64 at most)."""
 
@@ -67,18 +68,26 @@ class HeardEncoder:
         head_rows = b"".join(b'{"ephid":"' + e.encode() + b'","rssi_median":' for e in ephids)
         if len(head_rows) != _HEAD_LEN * len(ephids) or _PAD in head_rows:
             raise ValueError("every EphID must be 32 hex characters")
-        # One row per entry: head, tail (ending in ","), padding; then drop the padding
-        # (a byte that JSON of ASCII EphIDs and numbers never contains).
-        rows = np.empty((sender.shape[0], _HEAD_LEN + width), dtype=np.uint8)
-        rows[:, :_HEAD_LEN] = np.frombuffer(head_rows, np.uint8).reshape(-1, _HEAD_LEN)[sender]
-        rows[:, _HEAD_LEN:] = np.frombuffer(tail_rows, np.uint8).reshape(-1, width)[which]
-        length = _HEAD_LEN + np.array([len(t) for t in tails], dtype=np.int64)[which]
-        flat = rows.tobytes().translate(None, _PAD)
-        ends = np.concatenate([[0], np.cumsum(length)])[bounds].tolist()
-        return [
-            b"[" + flat[a : b - 1] + b"]" if b > a else b"[]"  # without the last ","
-            for a, b in zip(ends[:-1], ends[1:], strict=True)
+        # One row per entry: "[" (a receiver's first entry) or padding, head, tail (ending
+        # in ",", "]" for a receiver's last entry), padding; then drop the padding (a byte
+        # that JSON of ASCII EphIDs and numbers never contains): each receiver's list is
+        # then one slice of the result.
+        rows = np.empty((sender.shape[0], 1 + _HEAD_LEN + width), dtype=np.uint8)
+        rows[:, 0] = _PAD[0]
+        rows[:, 1 : 1 + _HEAD_LEN] = np.frombuffer(head_rows, np.uint8).reshape(-1, _HEAD_LEN)[
+            sender
         ]
+        rows[:, 1 + _HEAD_LEN :] = np.frombuffer(tail_rows, np.uint8).reshape(-1, width)[which]
+        tail_len = np.array([len(t) for t in tails], dtype=np.int64)[which]
+        is_listed = bounds[1:] > bounds[:-1]
+        first, last = bounds[:-1][is_listed], bounds[1:][is_listed] - 1
+        rows[first, 0] = _OPEN
+        rows[last, _HEAD_LEN + tail_len[last]] = _CLOSE  # the last entry's ","
+        length = _HEAD_LEN + tail_len
+        length[first] += 1
+        flat = rows.tobytes().replace(_PAD, b"")  # (memchr-based: faster than translate)
+        ends = np.concatenate([[0], np.cumsum(length)])[bounds].tolist()
+        return [flat[a:b] if b > a else b"[]" for a, b in zip(ends[:-1], ends[1:], strict=True)]
 
     def _tail(self, key: int) -> bytes:
         tail = self._tails.get(key)

@@ -30,9 +30,10 @@ from firmware_sim.badge import Badge, Outgoing
 from firmware_sim.clock import SimClock
 from firmware_sim.errors import BundleError, PublishError
 from firmware_sim.frame import ABSENT, Frame, Ints
+from firmware_sim.heard_rank import heard_lists
 from firmware_sim.publisher import Publisher, PublishStats
 from firmware_sim.radio import RadioParams, RealisticRadio, Reception
-from firmware_sim.simulation import STATUS_INTERVAL_S, WindowOutput, heard_lists
+from firmware_sim.simulation import STATUS_INTERVAL_S, WindowOutput
 from firmware_sim.trace import Trace, bystanders
 from protocol.api import DetectionSettings, ProvisioningBundle
 

@@ -25,14 +25,15 @@ from firmware_sim.config import SimSettings
 from firmware_sim.crowd import Agenda, Crowd, CrowdParams
 from firmware_sim.frame import Frame, Ints, face_to_face
 from firmware_sim.heard_json import HeardEncoder
-from firmware_sim.radio import MAX_DBM, MIN_DBM, IdealRadio, Radio, RealisticRadio, Reception
+from firmware_sim.heard_rank import heard_json_lists
+from firmware_sim.radio import IdealRadio, Radio, RealisticRadio
 from firmware_sim.readers import NonceSource
 from firmware_sim.sealer import make_sealer, secret_key_of
 from firmware_sim.venue import build_venue
 from firmware_sim.world import world_windows
 from protocol.api import DetectionSettings, ProvisioningBundle
 from protocol.ids import epoch_of
-from protocol.messages import MAX_HEARD, Heard, TapTranscript
+from protocol.messages import TapTranscript
 
 logger = logging.getLogger(__name__)
 
@@ -108,74 +109,6 @@ def build_radio(kind: str, n_badges: int, rng: np.random.Generator) -> Radio:
     if kind == "ideal":
         return IdealRadio()
     return RealisticRadio.create(n_badges, rng)
-
-
-def heard_lists(reception: Reception, ephids: list[str], n: int) -> list[list[Heard]]:
-    """What each of ``n`` badges heard, as ``Heard`` entries naming the senders' EphIDs."""
-    heard: list[list[Heard]] = [[] for _ in range(n)]
-    for r, s, median, peak, count in zip(
-        reception.receiver.tolist(),
-        reception.sender.tolist(),
-        reception.median.tolist(),
-        reception.maximum.tolist(),
-        reception.count.tolist(),
-        strict=True,
-    ):
-        heard[r].append(Heard(ephids[s], median, peak, count))
-    return heard
-
-
-def rank_heard(reception: Reception, ephids: list[str], n: int) -> tuple[Ints, Ints]:
-    """What each of ``n`` badges reports, as positions in ``reception``: ``strongest_first``.
-
-    Sorted by receiver, then strongest first (median, peak and count descending, EphID
-    ascending), at most ``MAX_HEARD`` per receiver, all in one array sort: the five
-    keys packed into one integer when they fit in 62 bits, else ``np.lexsort``.
-
-    Returns:
-        (positions, bounds): receiver ``k``'s entries are ``positions[bounds[k]:bounds[k + 1]]``.
-    """
-    ephid_rank = np.empty(n, dtype=np.int64)
-    ephid_rank[np.argsort(np.array(ephids), kind="stable")] = np.arange(n)
-    rec = reception
-    badge_bits = max(1, n.bit_length())
-    count_bits = int(rec.count.max()).bit_length() if len(rec) else 1
-    is_packable = (
-        2 * badge_bits + 16 + count_bits <= 62
-        and not (len(rec) and (rec.median.min() < MIN_DBM or rec.maximum.min() < MIN_DBM))
-        and not (len(rec) and (rec.median.max() > MAX_DBM or rec.maximum.max() > MAX_DBM))
-    )
-    if is_packable:
-        key = rec.receiver
-        for part, bits in (
-            (MAX_DBM - rec.median, 8),
-            (MAX_DBM - rec.maximum, 8),
-            ((1 << count_bits) - 1 - rec.count, count_bits),
-            (ephid_rank[rec.sender], badge_bits),
-        ):
-            key = (key << bits) | part
-        # The keys are distinct (the EphID ranks differ), so any sort gives this order;
-        # the stable one (timsort) uses the runs the radio leaves and is the fastest here.
-        order = np.argsort(key, kind="stable")
-    else:
-        order = np.lexsort(
-            (ephid_rank[rec.sender], -rec.count, -rec.maximum, -rec.median, rec.receiver)
-        )
-    receiver = rec.receiver[order]
-    first = np.searchsorted(receiver, np.arange(n + 1))
-    is_kept = np.arange(order.shape[0]) - first[receiver] < MAX_HEARD
-    return order[is_kept], np.searchsorted(receiver[is_kept], np.arange(n + 1))
-
-
-def heard_json_lists(
-    reception: Reception, ephids: list[str], n: int, encoder: HeardEncoder
-) -> list[bytes]:
-    """Each of ``n`` badges' heard list as report JSON: ``strongest_first`` of ``heard_lists``."""
-    kept, bounds = rank_heard(reception, ephids, n)
-    rec = reception
-    return encoder.encode_lists(
-        ephids, rec.sender[kept], rec.median[kept], rec.maximum[kept], rec.count[kept], bounds
-    )
 
 
 def _taps(

@@ -1,8 +1,9 @@
 """The crowd's indexed company seeking gives exactly what the plain scan gave (kept here).
 
-``Crowd._seek_company`` keeps the join weights of a room's open groups in a Fenwick
-tree (``_JoinWeights``) and picks a lone partner through a view (``_Without``) instead
-of rebuilding lists for every seeker. ``ScanCrowd`` below is the crowd as it was
+``Crowd._seek_company`` (firmware_sim/crowd_groups.py) keeps the join weights of a
+room's open groups in a Fenwick tree (``JoinWeights``, firmware_sim/join_weights.py)
+and picks a lone partner through a view (``Without``) instead of rebuilding lists for
+every seeker. ``ScanCrowd`` below is the crowd as it was
 before, scanning every open group of the room per joiner; the frames must match
 bit for bit, for any parameters.
 """
@@ -16,16 +17,10 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from firmware_sim.crowd import (
-    Agenda,
-    Crowd,
-    CrowdParams,
-    _discard_sorted,
-    _Group,
-    _JoinWeights,
-    _Without,
-)
+from firmware_sim.crowd import Agenda, Crowd, CrowdParams
+from firmware_sim.crowd_state import Group
 from firmware_sim.frame import Frame
+from firmware_sim.join_weights import JoinWeights, Without, discard_sorted
 from firmware_sim.venue import build_venue
 
 
@@ -68,8 +63,8 @@ class ScanCrowd(Crowd):
                 mine.members.append(partner)
                 self.group_of[partner] = mine_id
                 self._start_conversation(mine, w)
-                _discard_sorted(room_lone, person)
-                _discard_sorted(room_lone, partner)
+                discard_sorted(room_lone, person)
+                discard_sorted(room_lone, partner)
                 if 2 < max_group:
                     bisect.insort(open_groups, mine_id)
             elif open_groups:
@@ -78,9 +73,9 @@ class ScanCrowd(Crowd):
                 self._leave_group(person)
                 self.groups[target].members.append(person)
                 self.group_of[person] = target
-                _discard_sorted(room_lone, person)
+                discard_sorted(room_lone, person)
                 if len(self.groups[target].members) >= max_group:
-                    _discard_sorted(open_groups, target)
+                    discard_sorted(open_groups, target)
 
     def _take_spot(self, person: int, room: int) -> None:
         candidates = [room] + [r for r in self.venue.mingle_rooms if r != room]
@@ -90,7 +85,7 @@ class ScanCrowd(Crowd):
                 self.free_spots[r].remove(spot)
                 gid = self.next_group
                 self.next_group += 1
-                self.groups[gid] = _Group(room=r, spot=spot, members=[person])
+                self.groups[gid] = Group(room=r, spot=spot, members=[person])
                 self.group_of[person] = gid
                 return
         raise RuntimeError("no free spot")
@@ -181,7 +176,7 @@ def test_join_weights_pick_what_random_choices_picks(
     weights: list[int], updates: list[tuple[int, int]], u: float
 ) -> None:
     keys = [3 * k + 1 for k in range(len(weights))]
-    index = _JoinWeights(keys, weights)
+    index = JoinWeights(keys, weights)
     current = list(weights)
     for at, weight in updates:
         if at < len(keys):
@@ -197,7 +192,7 @@ def test_join_weights_pick_what_random_choices_picks(
 
 @given(values=st.lists(st.integers(), max_size=30), skip=st.integers(0, 31), seed=st.integers())
 def test_without_is_the_list_minus_one_item(values: list[int], skip: int, seed: int) -> None:
-    view = _Without(values, skip)
+    view = Without(values, skip)
     expected = values[:skip] + values[skip + 1 :]
     assert list(view) == expected and len(view) == len(expected)
     assert view[1:4] == expected[1:4]

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from firmware_sim.badge import Badge, strongest_first
 from firmware_sim.heard_json import HeardEncoder
-from firmware_sim.radio import RealisticRadio, Reception
-from firmware_sim.simulation import heard_json_lists, heard_lists, rank_heard
+from firmware_sim.heard_rank import heard_json_lists, heard_lists, rank_heard
+from firmware_sim.radio import MAX_DBM, MIN_DBM, RealisticRadio, Reception
 from protocol.encoding import encode_json, open_envelope
 from protocol.messages import MAX_HEARD, Heard
 from protocol.topics import parse_badge_topic
@@ -48,6 +48,43 @@ def _expected(reception: Reception, ephids: list[str], n: int) -> list[bytes]:
 def test_heard_json_lists_equal_the_struct_path(n: int, seed: int, side: float) -> None:
     reception = _crowd_reception(n, seed, side)
     ephids = _ephids(n, seed)
+    assert heard_json_lists(reception, ephids, n, HeardEncoder()) == _expected(reception, ephids, n)
+
+
+_HEX = "0123456789abcdef"
+_EPHID = st.one_of(
+    st.sampled_from(["a" * 32, "b" * 32, "0" * 32]),  # shared EphIDs: ties across senders
+    st.text(_HEX, min_size=32, max_size=32),
+)
+_ENTRY = st.tuples(
+    st.integers(0, 2**16),  # receiver, sender (taken modulo n)
+    st.integers(0, 2**16),
+    st.integers(-128, 127),  # median, maximum: beyond MIN_DBM/MAX_DBM too (lexsort path)
+    st.integers(-128, 127),
+    st.one_of(st.integers(1, 40), st.integers(1, 2**23 - 1)),  # count
+)
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    st.lists(_EPHID, min_size=1, max_size=12),
+    st.lists(_ENTRY, max_size=300),
+    st.booleans(),
+)
+def test_heard_json_lists_equal_the_struct_path_for_any_entries(
+    ephids: list[str], entries: list[tuple[int, int, int, int, int]], in_range: bool
+) -> None:
+    # Any receptions: repeated pairs and statistics, equal EphIDs, lists over MAX_HEARD,
+    # keys that pack into one integer (the keys are sorted and read back) or do not.
+    n = len(ephids)
+    low, high = (MIN_DBM, MAX_DBM) if in_range else (-128, 127)
+    rows = [
+        (r % n, s % n, min(max(med, low), high), min(max(peak, low), high), c)
+        for r, s, med, peak, c in entries
+    ]
+    columns = list(zip(*rows, strict=True)) or [()] * 5
+    receiver, sender, median, maximum, count = (np.array(c, dtype=np.int64) for c in columns)
+    reception = Reception(receiver, sender, median, maximum, count)
     assert heard_json_lists(reception, ephids, n, HeardEncoder()) == _expected(reception, ephids, n)
 
 
