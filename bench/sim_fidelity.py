@@ -61,8 +61,9 @@ from firmware_sim.replay import (
     plan_replay,
     replay_windows,
 )
-from firmware_sim.simulation import WindowOutput, simulate
+from firmware_sim.simulation import simulate
 from firmware_sim.trace import load_trace, parse_trace
+from firmware_sim.window_output import WindowOutput
 from protocol.api import DetectionSettings, ProvisioningBundle
 from protocol.encoding import decode_body, split_payload
 from protocol.ids import derive_ephid, epoch_of

@@ -172,7 +172,8 @@ def simulate_once(
 ) -> Run:
     """One run over the agenda (not the empty tail)."""
     from firmware_sim.config import SimSettings
-    from firmware_sim.simulation import WindowOutput, plan_timeline, simulate
+    from firmware_sim.simulation import plan_timeline, simulate
+    from firmware_sim.window_output import WindowOutput
 
     settings = SimSettings(bundles_dir=Path("."), minutes=minutes, seed=seed, radio="realistic")
     windows = plan_timeline(bundles[0].settings, minutes, settings.start_time).agenda_windows

@@ -33,8 +33,9 @@ from firmware_sim.frame import ABSENT, Frame, Ints
 from firmware_sim.heard_rank import heard_lists
 from firmware_sim.publisher import Publisher, PublishStats
 from firmware_sim.radio import RadioParams, RealisticRadio, Reception
-from firmware_sim.simulation import STATUS_INTERVAL_S, WindowOutput
+from firmware_sim.simulation import STATUS_INTERVAL_S
 from firmware_sim.trace import Trace, bystanders
+from firmware_sim.window_output import WindowOutput
 from protocol.api import DetectionSettings, ProvisioningBundle
 
 logger = logging.getLogger(__name__)

@@ -18,8 +18,9 @@ from firmware_sim.errors import PublishError
 from firmware_sim.fleet import FleetPublisher
 from firmware_sim.publisher import MqttPublisher, Publisher, PublishStats
 from firmware_sim.readers import NONCE_WAIT_S, LatestNonces, NonceListener
-from firmware_sim.simulation import WindowOutput, plan_timeline, simulate
+from firmware_sim.simulation import plan_timeline, simulate
 from firmware_sim.truth import GroundTruth
+from firmware_sim.window_output import WindowOutput
 
 __all__ = ["SimResult", "WindowOutput", "run_simulation", "simulate", "write_json"]
 

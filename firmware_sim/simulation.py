@@ -28,8 +28,9 @@ from firmware_sim.heard_json import HeardEncoder
 from firmware_sim.heard_rank import heard_json_lists
 from firmware_sim.radio import IdealRadio, Radio, RealisticRadio
 from firmware_sim.readers import NonceSource
-from firmware_sim.sealer import make_sealer, secret_key_of
+from firmware_sim.sealer import Done, make_sealer, secret_key_of
 from firmware_sim.venue import build_venue
+from firmware_sim.window_output import SignedWindow, WindowOutput, assemble
 from firmware_sim.world import world_windows
 from protocol.api import DetectionSettings, ProvisioningBundle
 from protocol.ids import epoch_of
@@ -83,25 +84,6 @@ def plan_timeline(detection: DetectionSettings, minutes: float, start_time: int)
     agenda = max(1, math.ceil(minutes * 60 / w))
     reach = detection.gap_tolerance_seconds + detection.allowed_lateness_seconds + 2 * w
     return Timeline(start, w, agenda, math.ceil(reach / w) + 2)
-
-
-@dataclass(frozen=True)
-class WindowOutput:
-    """One simulated window: the messages to publish after it ends, and its ground truth.
-
-    Attributes:
-        index: window number, from 0.
-        window_start: event time the window starts.
-        messages: (topic, payload) pairs in publishing order (each badge's in seq order).
-        contacts: face-to-face pairs ``(a, b)`` with ``a < b``.
-        taps: ``(t, a, b)`` with ``a < b`` for each tap in the window.
-    """
-
-    index: int
-    window_start: int
-    messages: tuple[Outgoing, ...]
-    contacts: tuple[tuple[str, str], ...]
-    taps: tuple[tuple[int, str, str], ...]
 
 
 def build_radio(kind: str, n_badges: int, rng: np.random.Generator) -> Radio:
@@ -266,6 +248,7 @@ def simulate(
         world_process=world_process,
         keys=[secret_key_of(b.signer) for b in badges],  # the badges derived them already
     )
+    held: SignedWindow | None = None  # a window signed while the next one is drafted
     try:
         for index in range(timeline.windows):
             start = timeline.window_start(index)
@@ -353,22 +336,27 @@ def simulate(
                     detours.append((at, k, buffers[k].drain(), 0))
                     buffered.discard(k)
             # Pass 2: sign them all, then publish in order, keeping offline badges' own.
-            sealed = sealer.seal(who, drafts)
-            messages: list[Outgoing] = []
-            done = 0
-            for at, k, drained, kept in detours:
-                messages.extend(sealed[done:at])
-                messages.extend(drained)
-                for message in sealed[at : at + kept]:
-                    buffers[k].put(message)
-                done = at + kept
-            messages.extend(sealed[done:])
-            yield WindowOutput(
-                index=index,
-                window_start=start,
-                messages=tuple(messages),
-                contacts=contacts,
-                taps=tuple((t, ids[i], ids[j]) for t, i, j in taps),
+            # Signing is pipelined: a signer process signs this window while this process
+            # drafts the next one; the previous window is collected first (one batch at a
+            # time). A window with offline badges fills their buffers, which the next
+            # window reads, so it is finished before going on, as is a window signed here
+            # in full (nothing to overlap). Same bytes either way.
+            previous, held = held, None
+            earlier = previous.batch.result() if previous is not None else []
+            current = SignedWindow(
+                index,
+                start,
+                sealer.submit(who, drafts),
+                contacts,
+                tuple((t, ids[i], ids[j]) for t, i, j in taps),
             )
+            if previous is not None:
+                yield previous.output(earlier)
+            if detours or isinstance(current.batch, Done):  # Done: signed here already
+                yield current.output(assemble(current.batch.result(), detours, buffers))
+            else:
+                held = current
+        if held is not None:
+            yield held.output(held.batch.result())
     finally:
         sealer.close()

@@ -25,8 +25,8 @@ from firmware_sim.replay import (
     replay_windows,
     trace_bundles,
 )
-from firmware_sim.simulation import WindowOutput
 from firmware_sim.trace import Trace, parse_trace
+from firmware_sim.window_output import WindowOutput
 from protocol.api import DetectionSettings, ProvisioningBundle
 from protocol.encoding import open_envelope
 from protocol.ids import derive_ephid, epoch_of

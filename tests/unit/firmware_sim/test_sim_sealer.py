@@ -117,6 +117,24 @@ def test_a_failing_signer_process_raises_here_and_a_bad_share_is_refused() -> No
     assert isinstance(make_sealer(_seeds(1), signer_process=False), LocalSealer)
 
 
+def test_a_submitted_batch_is_collected_once_and_close_drops_a_pending_one() -> None:
+    badges = _badges(4)
+    who, drafts = _drafts(badges)
+    local = LocalSealer(_seeds(4)).seal(who, drafts)
+    assert LocalSealer(_seeds(4)).submit(who, drafts).result() == local
+    sealer = ProcessSealer(_seeds(4), 0.5)
+    try:
+        pending = sealer.submit(who, drafts)
+        with pytest.raises(RuntimeError, match="not collected"):
+            sealer.submit(who, drafts)  # one batch at a time
+        assert pending.result() == local
+        assert pending.result() == local  # collected once, remembered
+        sealer.submit(who, drafts)  # left pending: close must not wait on it
+    finally:
+        sealer.close()
+    assert not sealer._process.is_alive()
+
+
 def _settings(**overrides: object) -> SimSettings:
     values: dict[str, object] = {
         "bundles_dir": Path("."),
@@ -131,15 +149,31 @@ def _settings(**overrides: object) -> SimSettings:
     return SimSettings(**values)  # type: ignore[arg-type]
 
 
-def test_simulation_with_a_signer_process_is_byte_identical() -> None:
+@pytest.mark.parametrize("outage_rate", [0.05, 0.0])
+def test_simulation_with_a_signer_process_is_byte_identical(outage_rate: float) -> None:
+    # With outages most windows fill buffers and are finished at once; without, every
+    # window is signed while the next is drafted (pipelined): the same bytes both ways.
     bundles = make_bundles(50)
-    here = list(simulate(bundles, _settings()))
+    here = list(simulate(bundles, _settings(outage_rate=outage_rate)))
     for world in (False, True):
-        there = list(simulate(bundles, _settings(), signer_process=True, world_process=world))
+        there = list(
+            simulate(
+                bundles,
+                _settings(outage_rate=outage_rate),
+                signer_process=True,
+                world_process=world,
+            )
+        )
         assert len(here) == len(there) > 0
         for a, b in zip(here, there, strict=True):
+            assert a.index == b.index and a.window_start == b.window_start
             assert a.messages == b.messages
             assert a.contacts == b.contacts and a.taps == b.taps
+    # A consumer that stops early leaves a batch with the signer: closing reaps it.
+    stopped = simulate(bundles, _settings(outage_rate=outage_rate), signer_process=True)
+    assert next(stopped).messages == here[0].messages
+    assert next(stopped).messages == here[1].messages
+    stopped.close()
     decoded = [
         open_envelope(parse_badge_topic(t), p, _verifier(bundles, t))
         for out in here

@@ -10,7 +10,8 @@ import pytest
 from firmware_sim.config import SimSettings
 from firmware_sim.crowd import CrowdParams
 from firmware_sim.errors import BundleError
-from firmware_sim.simulation import WindowOutput, plan_timeline, simulate
+from firmware_sim.simulation import plan_timeline, simulate
+from firmware_sim.window_output import WindowOutput
 from protocol.api import DetectionSettings
 from protocol.encoding import open_envelope
 from protocol.ids import derive_ephid, epoch_of
