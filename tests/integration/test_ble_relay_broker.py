@@ -14,7 +14,6 @@ import asyncio
 import random
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,11 +23,9 @@ from gateway.relay import BleRelay, RelayError
 from gateway.subscriber import MqttSubscriber
 from inperson.broker import Broker
 from protocol.ids import meeting_id
-from protocol.topics import gateway_status_topic
 from tests.integration.gateway_harness import FakeServer, Running, conversation, settings_for, until
 from tests.unit.gateway.fake_gatt import DEVICE, FakeBadgeGatt
 from tests.unit.gateway.support import (
-    GATEWAY,
     T0,
     FakeClock,
     StatusWatcher,
@@ -38,13 +35,6 @@ from tests.unit.gateway.support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def watcher(broker: Broker, event_id: str) -> Iterator[StatusWatcher]:
-    status = StatusWatcher(broker.host, broker.port, gateway_status_topic(event_id, GATEWAY))
-    yield status
-    status.close()
 
 
 async def test_relayed_reports_are_accepted_like_published_ones(

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ import pytest
 from gateway import service
 from gateway.clock import SystemClock
 from inperson.broker import Broker
-from protocol.topics import gateway_status_topic
 from tests.integration.gateway_harness import (
     READER,
     TOKEN,
@@ -32,7 +30,7 @@ from tests.integration.gateway_harness import (
     tap,
     until,
 )
-from tests.unit.gateway.support import GATEWAY, T0, StatusWatcher, badges, publish_all, registry_for
+from tests.unit.gateway.support import T0, StatusWatcher, badges, publish_all, registry_for
 
 pytestmark = pytest.mark.integration
 
@@ -45,13 +43,6 @@ class LaterClock(SystemClock):
 
     def now(self) -> float:
         return super().now() + DOWNTIME_S
-
-
-@pytest.fixture
-def watcher(broker: Broker, event_id: str) -> Iterator[StatusWatcher]:
-    status = StatusWatcher(broker.host, broker.port, gateway_status_topic(event_id, GATEWAY))
-    yield status
-    status.close()
 
 
 async def test_a_tap_repeated_after_a_long_downtime_is_a_duplicate(

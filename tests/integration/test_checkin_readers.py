@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ from inperson.broker import Broker
 from protocol.api import CheckInRecord
 from protocol.ids import checkin_id
 from protocol.signing import BadgeKey
-from protocol.topics import gateway_status_topic
 from tests.integration.gateway_harness import (
     READER,
     TOKEN,
@@ -47,13 +45,6 @@ from tests.unit.gateway.support import (
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def watcher(broker: Broker, event_id: str) -> Iterator[StatusWatcher]:
-    status = StatusWatcher(broker.host, broker.port, gateway_status_topic(event_id, GATEWAY))
-    yield status
-    status.close()
 
 
 def outcomes(records: dict[str, CheckInRecord]) -> Counter[tuple[str, str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,6 @@ from gateway.service import Gateway
 from gateway.uplink import Uplink
 from inperson.broker import Broker
 from protocol.api import GatewayStatus, Meeting
-from protocol.topics import gateway_status_topic
 from tests.integration.gateway_harness import (
     SERVER,
     TOKEN,
@@ -32,7 +31,6 @@ from tests.integration.gateway_harness import (
     settings_for,
 )
 from tests.unit.gateway.support import (
-    GATEWAY,
     T0,
     WINDOW,
     FakeClock,
@@ -43,13 +41,6 @@ from tests.unit.gateway.support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def watcher(broker: Broker, event_id: str) -> Iterator[StatusWatcher]:
-    status = StatusWatcher(broker.host, broker.port, gateway_status_topic(event_id, GATEWAY))
-    yield status
-    status.close()
 
 
 class FailingJournal(TinyDBJournal):

@@ -11,7 +11,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.verifier import REASONS
 from inperson.broker import Broker, free_port
-from protocol.topics import gateway_status_topic
 from tests.integration.gateway_harness import (
     FakeServer,
     Running,
@@ -48,11 +47,6 @@ async def scrape(port: int) -> Samples:
         response = await http.get(f"http://127.0.0.1:{port}/metrics")
     assert response.status_code == 200
     return parse(response.text)
-
-
-@pytest.fixture
-def watcher(broker: Broker, event_id: str) -> StatusWatcher:
-    return StatusWatcher(broker.host, broker.port, gateway_status_topic(event_id, GATEWAY))
 
 
 async def test_metrics_endpoint_matches_the_status_and_counts_rejections_by_reason(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from inperson.broker import Broker
 from protocol.api import Meeting
 from protocol.ids import meeting_id
 from protocol.signing import BadgeKey
-from protocol.topics import gateway_status_topic
 from tests.integration.gateway_harness import (
     SERVER,
     TOKEN,
@@ -46,13 +45,6 @@ from tests.unit.gateway.support import (
 pytestmark = pytest.mark.integration
 
 Message = tuple[str, bytes]
-
-
-@pytest.fixture
-def watcher(broker: Broker, event_id: str) -> Iterator[StatusWatcher]:
-    status = StatusWatcher(broker.host, broker.port, gateway_status_topic(event_id, GATEWAY))
-    yield status
-    status.close()
 
 
 async def test_meetings_reach_the_server_and_bad_messages_are_counted(
