@@ -3,7 +3,7 @@
 Three parts, each reported as medians of ``--repeats`` (docs/performance.md, "Checkpoint
 path"):
 
-- **throughput**: the bench's (c) run (``bench.gateway_throughput``: the whole gateway,
+- **throughput**: the bench's (c) run (``bench.gateway_rates``: the whole gateway,
   asyncio client, draining the queued stream of ``--badges`` badges, one core), with the
   process's CPU split by thread: the event loop (main thread), the journal thread (every
   journal and check-in journal call: TinyDB writes, log appends, fsyncs), the other
@@ -37,25 +37,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.gateway_throughput import (
-    EVENT,
-    Message,
+from bench.gateway_driver import (
     TimedJournal,
-    _drive_gateway,
-    bundles_for,
     create_session,
+    drive_gateway,
     drop_session,
     gateway_settings,
     publish,
-    registry_of,
-    stream_of,
 )
+from bench.gateway_stream import EVENT, Message, bundles_for, registry_of, stream_of
 from firmware_sim.badge import Badge
 from gateway.clock import SystemClock
 from gateway.journal import TinyDBJournal
 from gateway.mqtt_asyncio import AsyncioMqttClient
 from gateway.processor import Processor
-from gateway.readers import MAX_SEEN, NoncePolicy, ReaderConfig, Readers
+from gateway.reader_nonces import NoncePolicy
+from gateway.reader_state import MAX_SEEN
+from gateway.readers import ReaderConfig, Readers
 from gateway.registry import BadgeRegistry
 from gateway.replay import ReplayMemory
 from inperson.broker import Broker
@@ -73,7 +71,7 @@ LOOP_PARTS = (
     (ReplayMemory, "take_changes"),
     (ReplayMemory, "dump"),
 )
-"""What ``Gateway._checkpoint`` calls on the event loop (those that exist in the code run)."""
+"""What ``Checkpointer.checkpoint`` calls on the event loop (those that exist in the code run)."""
 
 
 @contextmanager
@@ -132,7 +130,7 @@ def throughput_cpu(broker: Broker, registry: Registry, messages: list[Message]) 
             with timed(parts, loop_cpu):
                 process, main = time.process_time(), time.thread_time()
                 asyncio.run(
-                    _drive_gateway(broker, registry, journal, settings, lambda: None, len(messages))
+                    drive_gateway(broker, registry, journal, settings, lambda: None, len(messages))
                 )
                 process, main = time.process_time() - process, time.thread_time() - main
         finally:

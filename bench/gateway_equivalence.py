@@ -58,7 +58,7 @@ def garbage(messages: list[Message], seed: int = 11) -> list[tuple[str, bytes, f
     window length or boundary, body naming another badge or a bad event id, upper-case or
     newline-ended EphID, too many entries, unknown field, schema v2, stale or future window).
     """
-    from bench.gateway_throughput import EVENT, bundles_for
+    from bench.gateway_stream import EVENT, bundles_for
     from protocol.signing import BadgeKey, sign
     from protocol.topics import parse_badge_topic
 
@@ -144,15 +144,8 @@ def garbage(messages: list[Message], seed: int = 11) -> list[tuple[str, bytes, f
 
 def run_tree(live_clock: bool) -> list[Any]:
     """Run the stream through this process's ``gateway``; return every output, in order."""
-    from bench.gateway_throughput import (
-        _NO_BROKER,
-        bench_nonce_bytes,
-        bundles_for,
-        gateway_settings,
-        registry_of,
-        server_stub,
-        stream_of,
-    )
+    from bench.gateway_driver import NO_BROKER, gateway_settings, server_stub
+    from bench.gateway_stream import bench_nonce_bytes, bundles_for, registry_of, stream_of
     from gateway.journal import TinyDBJournal
     from gateway.service import Gateway
     from gateway.uplink import Uplink
@@ -176,7 +169,7 @@ def run_tree(live_clock: bool) -> list[Any]:
     clock = StepClock()
     out: list[Any] = []
     with tempfile.TemporaryDirectory() as tmp:
-        settings = gateway_settings(Path(tmp), _NO_BROKER, live_clock=live_clock)  # type: ignore[arg-type]
+        settings = gateway_settings(Path(tmp), NO_BROKER, live_clock=live_clock)  # type: ignore[arg-type]
         gateway = Gateway(
             settings,
             registry,

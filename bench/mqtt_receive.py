@@ -34,19 +34,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.gateway_throughput import (
-    EVENT,
-    HANG_GUARD_S,
-    Message,
-    Rate,
-    bundles_for,
-    create_session,
-    drop_session,
-    publish,
-    run_paho,
-    run_receive,
-    stream_of,
-)
+from bench.gateway_driver import HANG_GUARD_S, create_session, drop_session, publish
+from bench.gateway_rates import Rate, run_paho, run_receive
+from bench.gateway_stream import EVENT, Message, bundles_for, stream_of
 from inperson.broker import Broker
 from protocol.topics import badge_subscription
 

@@ -6,12 +6,14 @@ tests). The processor hands every check-in to ``Readers`` (verified or rejected 
 verifier); the service publishes the nonces ``rotate`` issues and journals the records
 ``take_records`` returns. The whole state (nonces, who is inside, recent tap ids) is
 small and goes into the processor's checkpoint.
+
+``Readers`` decides the taps; the nonces live in ``gateway.reader_nonces``, who is inside
+and the tap ids (the persisted state) in ``gateway.reader_state``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +21,8 @@ from typing import Any, get_args
 
 from gateway.clock import Clock
 from gateway.ratelog import RateLimitedLog
+from gateway.reader_nonces import NoncePolicy, NonceSource, ReaderNonces
+from gateway.reader_state import ReaderState
 from protocol.api import CheckInOutcome, CheckInRecord, ReaderNonce
 from protocol.encoding import decode_body, split_payload
 from protocol.errors import MalformedMessage, ProtocolError
@@ -28,10 +32,7 @@ from protocol.topics import BadgeChannel, check_id, parse_badge_topic
 
 logger = logging.getLogger(__name__)
 
-NONCE_BYTES = 16
 MAX_ZONE_LEN = 64
-MAX_SEEN = 10_000
-"""Most recent tap ids remembered for de-duplication (the oldest are dropped first)."""
 
 OUTCOMES: tuple[str, ...] = get_args(CheckInOutcome)
 COUNTERS = (
@@ -49,9 +50,6 @@ COUNTERS = (
 to the badge); ``ignored`` check-ins for readers or nonces that are not this gateway's;
 the forwarding counters are the check-in forwarder's."""
 
-NonceSource = Callable[[int], bytes]
-"""Returns ``n`` random bytes: ``secrets.token_bytes`` or ``random.Random(seed).randbytes``."""
-
 _UNATTRIBUTABLE = {"bad_signature"}
 _VERIFIER_TO_OUTCOME: dict[str, CheckInOutcome] = {
     "unknown_badge": "unknown_badge",
@@ -68,27 +66,6 @@ class ReaderConfig:
 
     reader: str
     zone: str
-
-
-@dataclass(frozen=True, slots=True)
-class NoncePolicy:
-    """How nonces rotate.
-
-    Attributes:
-        interval_s: a new nonce is issued this often (wall seconds).
-        valid_s: an answer quoting a nonce older than this is ``stale_nonce``.
-        memory_s: how long past its validity a nonce is remembered (later: ``unknown_nonce``);
-            also how long a tap id is remembered to recognise repeated taps (in the
-            gateway's uptime: ``Readers.resume``).
-    """
-
-    interval_s: float = 15.0
-    valid_s: int = 60
-    memory_s: float = 600.0
-
-    def __post_init__(self) -> None:
-        if not (self.interval_s > 0 and self.valid_s >= 1 and self.memory_s >= 0):
-            raise ValueError("nonce interval and validity must be positive, memory >= 0")
 
 
 def parse_readers(spec: str) -> list[ReaderConfig]:
@@ -113,12 +90,6 @@ def parse_readers(spec: str) -> list[ReaderConfig]:
             raise ValueError(f"reader {reader} is configured twice")
         readers.append(ReaderConfig(reader, zone))
     return readers
-
-
-@dataclass(slots=True)
-class _Issued:
-    nonce: str
-    issued_at: int
 
 
 class Readers:
@@ -154,18 +125,14 @@ class Readers:
         self._gateway = gateway
         self._zones = {r.reader: r.zone for r in readers}
         self._clock = clock
-        self._nonce_bytes = nonce_bytes
         self._policy = policy
         self.counters = counters
         self.counters.update({name: 0 for name in COUNTERS if name not in counters})
         self._is_authority = is_authority
         self._rejections = RateLimitedLog(logger, clock)
-        self._nonces: dict[str, list[_Issued]] = {r.reader: [] for r in readers}
-        self._inside: dict[str, set[str]] = {}
-        self._seen: dict[str, float] = {}
+        self._nonces = ReaderNonces(event, self._zones, nonce_bytes, policy, counters)
+        self._state = ReaderState(self._nonces, policy, clock, counters)
         self._records: list[CheckInRecord] = []
-        self._snapshot: dict[str, Any] | None = None  # the last one, until the state changes
-        self._resumed_from: float | None = None  # see ``resume``; None: not resumed
 
     @property
     def readers(self) -> list[ReaderConfig]:
@@ -174,7 +141,7 @@ class Readers:
 
     def inside(self, zone: str) -> frozenset[str]:
         """Badges inside ``zone`` (entered through one of its readers and not left)."""
-        return frozenset(self._inside.get(zone, ()))
+        return self._state.inside(zone)
 
     # --- nonces ----------------------------------------------------------------------
 
@@ -185,47 +152,19 @@ class Readers:
             The nonces issued now (publish them only after they are checkpointed).
         """
         now = self._clock.now()
-        horizon = self._policy.valid_s + self._policy.memory_s
-        issued: list[ReaderNonce] = []
         sizes = self._sizes()
-        for reader, nonces in self._nonces.items():
-            nonces[:] = [n for n in nonces if now < n.issued_at + horizon]
-            if nonces and now < nonces[-1].issued_at + self._policy.interval_s:
-                continue
-            fresh = _Issued(self._nonce_bytes(NONCE_BYTES).hex(), int(now))
-            nonces.append(fresh)
-            self.counters["checkins.nonces_issued"] += 1
-            issued.append(self._announce(reader, fresh))
-            logger.debug("reader=%s issued a nonce", reader)
-        self._seen = {i: expiry for i, expiry in self._seen.items() if expiry > now}
+        issued = self._nonces.rotate(now)
+        self._state.forget_expired(now)
         if issued or self._sizes() != sizes:
-            self._snapshot = None
+            self._state.invalidate()
         return issued
 
     def _sizes(self) -> tuple[int, int]:
-        return sum(len(nonces) for nonces in self._nonces.values()), len(self._seen)
+        return len(self._nonces), self._state.tap_ids
 
     def current(self) -> list[ReaderNonce]:
         """The newest nonce of each reader that is still valid (to publish after a restart)."""
-        now = self._clock.now()
-        return [
-            self._announce(reader, nonces[-1])
-            for reader, nonces in self._nonces.items()
-            if nonces and now <= nonces[-1].issued_at + self._policy.valid_s
-        ]
-
-    def _announce(self, reader: str, issued: _Issued) -> ReaderNonce:
-        return ReaderNonce(
-            event=self._event,
-            reader=reader,
-            zone=self._zones[reader],
-            nonce=issued.nonce,
-            issued_at=issued.issued_at,
-            valid_seconds=self._policy.valid_s,
-        )
-
-    def _find(self, reader: str, nonce: str) -> _Issued | None:
-        return next((n for n in self._nonces.get(reader, ()) if n.nonce == nonce), None)
+        return self._nonces.current(self._clock.now())
 
     # --- taps --------------------------------------------------------------------------
 
@@ -238,20 +177,15 @@ class Readers:
             else:
                 self.counters["checkins.ignored"] += 1
             return
-        issued = self._find(message.reader, message.nonce)
+        issued = self._nonces.find(message.reader, message.nonce)
         if issued is None:
             self._record(message, "unknown_nonce", "nonce was never issued by this reader")
         elif self._clock.now() > issued.issued_at + self._policy.valid_s:
             self._record(message, "stale_nonce", f"nonce expired after {self._policy.valid_s} s")
-        elif message.direction == "entry" and message.badge in self._inside.get(zone, ()):
+        elif message.direction == "entry" and self._state.is_inside(zone, message.badge):
             self._record(message, "already_inside", f"badge is inside zone {zone!r:.70}")
-        else:
-            if self._record(message, "accepted"):
-                members = self._inside.setdefault(zone, set())
-                if message.direction == "entry":
-                    members.add(message.badge)
-                else:
-                    members.discard(message.badge)
+        elif self._record(message, "accepted"):
+            self._state.move(zone, message.badge, message.direction)
 
     def flush_logs(self) -> None:
         """Write the summary lines of outcome logs suppressed so far (at shutdown)."""
@@ -297,7 +231,7 @@ class Readers:
         if (
             message is None
             or message.reader not in self._zones
-            or self._find(message.reader, message.nonce) is None
+            or self._nonces.find(message.reader, message.nonce) is None
             or is_ours(message.badge)
         ):
             self.counters["checkins.ignored"] += 1
@@ -308,11 +242,11 @@ class Readers:
         """Record one decision unless it repeats a tap; True if recorded."""
         now = self._clock.now()
         record_id = checkin_id(self._event, message.badge, message.reader, message.nonce)
-        if record_id in self._seen:
+        if self._state.is_seen(record_id):
             self.counters["checkins.duplicate"] += 1
             logger.debug("repeated tap badge=%s reader=%s", message.badge, message.reader)
             return False
-        self._remember(record_id, now + self._policy.valid_s + self._policy.memory_s)
+        self._state.remember(record_id, now + self._policy.valid_s + self._policy.memory_s)
         self.counters[f"checkins.{outcome}"] += 1
         if outcome == "accepted":
             logger.info("check-in accepted badge=%s reader=%s", message.badge, message.reader)
@@ -342,13 +276,6 @@ class Readers:
         )
         return True
 
-    def _remember(self, record_id: str, expiry: float) -> None:
-        # every change of who is inside follows a new tap id: the snapshot is stale
-        self._snapshot = None
-        self._seen[record_id] = expiry
-        if len(self._seen) > MAX_SEEN:
-            del self._seen[next(iter(self._seen))]
-
     # --- output and checkpoint ------------------------------------------------------------
 
     @property
@@ -364,16 +291,13 @@ class Readers:
     def gauges(self) -> dict[str, float]:
         """Point-in-time sizes for the status message."""
         return {
-            "reader_nonces": float(sum(len(n) for n in self._nonces.values())),
-            "badges_inside": float(sum(len(m) for m in self._inside.values())),
+            "reader_nonces": float(len(self._nonces)),
+            "badges_inside": float(self._state.badges_inside),
         }
 
     def nonce_state(self) -> dict[str, list[list[Any]]]:
         """The nonces remembered per reader, JSON-ready (saved at each issue)."""
-        return {
-            reader: [[n.nonce, n.issued_at] for n in nonces]
-            for reader, nonces in self._nonces.items()
-        }
+        return self._nonces.state()
 
     def merge_nonces(self, state: dict[str, Any]) -> None:
         """Add saved nonces not yet known (for configured readers), oldest first.
@@ -381,86 +305,24 @@ class Readers:
         Raises:
             TypeError, ValueError: the saved nonces do not fit.
         """
-        for reader, entries in state.items():
-            known = self._nonces.get(str(reader))
-            if known is None:
-                continue
-            have = {n.nonce for n in known}
-            known.extend(_Issued(str(n), int(t)) for n, t in entries if str(n) not in have)
-            known.sort(key=lambda n: n.issued_at)
-            self._snapshot = None
+        self._state.invalidate()
+        self._nonces.merge(state)
 
     def snapshot(self) -> dict[str, Any]:
-        """Nonces, who is inside and recent tap ids, JSON-ready (records are taken first).
-
-        While the state does not change this is the same object (not to be mutated): a
-        checkpoint neither rebuilds it nor, in ``TinyDBJournal``, encodes it again.
-        """
-        if self._snapshot is None:
-            self._snapshot = self.fresh_snapshot()
-        return self._snapshot
+        """Nonces, who is inside and recent tap ids (``ReaderState.snapshot``)."""
+        return self._state.snapshot()
 
     def fresh_snapshot(self) -> dict[str, Any]:
         """``snapshot()`` built anew (what the cached one must equal)."""
-        return {
-            "nonces": self.nonce_state(),
-            "inside": {zone: sorted(members) for zone, members in self._inside.items() if members},
-            "seen": [[record_id, expiry] for record_id, expiry in self._seen.items()],
-        }
+        return self._state.fresh_snapshot()
 
     def replay_records(self, records: Sequence[CheckInRecord]) -> int:
-        """Apply journaled records (in journal order) the restored state does not hold.
-
-        The check-in journal is written just before the state: a gateway killed between
-        the two restarts with records whose taps the state does not know, the newest in
-        the journal. Their ids are remembered (a redelivered tap is then a duplicate, not
-        a second record with a later ``received_at``), their outcomes counted (the state's
-        counters predate them) and their accepted entries and exits applied, in order.
-        Records before the last one the state knows are older than the state; so are
-        those whose id memory had run out when the state was saved, if it knows none
-        (after ``resume``; without it: those past the memory now). Returns how many were
-        applied.
-        """
-        known = [i for i, record in enumerate(records) if record.id in self._seen]
-        now = self._clock.now()
-        horizon = self._policy.valid_s + self._policy.memory_s
-        # the state forgot only ids that expired before it was saved (``resume``)
-        resumed = self._resumed_from is not None
-        cutoff = self._resumed_from if self._resumed_from is not None else now
-        applied = 0
-        for record in records[known[-1] + 1 if known else 0 :]:
-            expiry = record.received_at + horizon
-            if record.id in self._seen or (not known and expiry <= cutoff):
-                continue
-            applied += 1
-            self.counters[f"checkins.{record.outcome}"] += 1
-            # resumed: remembered for the memory of uptime, at least, like the state's ids
-            self._remember(record.id, max(expiry, now + horizon) if resumed else expiry)
-            if record.outcome == "accepted" and record.zone:
-                members = self._inside.setdefault(record.zone, set())
-                if record.direction == "entry":
-                    members.add(record.badge)
-                else:
-                    members.discard(record.badge)
-        return applied
+        """Apply journaled records the restored state does not hold (``ReaderState``)."""
+        return self._state.replay_records(records)
 
     def resume(self, saved_at: float | None) -> None:
-        """After a restart from a checkpoint of wall time ``saved_at``: downtime is not memory.
-
-        Every remembered tap id's expiry moves on by the time the gateway was down, so the
-        memory of tap ids runs in uptime only and a tap redelivered or repeated after any
-        downtime is still a duplicate (the broker delivers what waited at once). And
-        ``replay_records`` then tells records older than the state by that time instead
-        of now, and remembers those it applies for the memory from now at least.
-        ``None``: there is no state (a first start, or it was lost): every journaled
-        record is newer than it. Call once, before ``replay_records``.
-        """
-        now = self._clock.now()
-        self._resumed_from = saved_at if saved_at is not None else -math.inf
-        downtime = max(0.0, now - saved_at) if saved_at is not None else 0.0
-        if downtime:
-            self._seen = {i: expiry + downtime for i, expiry in self._seen.items()}
-            self._snapshot = None
+        """After a restart from a checkpoint of wall time ``saved_at`` (``ReaderState``)."""
+        self._state.resume(saved_at)
 
     def restore(self, state: dict[str, Any]) -> None:
         """Load a snapshot; nonces of readers no longer configured are dropped.
@@ -468,13 +330,7 @@ class Readers:
         Raises:
             KeyError, TypeError, ValueError: the snapshot does not fit.
         """
-        inside = {str(zone): {str(b) for b in members} for zone, members in state["inside"].items()}
-        seen = {str(i): float(expiry) for i, expiry in list(state["seen"])}
-        self._nonces = {reader: [] for reader in self._zones}
-        self.merge_nonces(dict(state["nonces"]))
-        self._inside = inside
-        self._seen = seen
-        self._snapshot = None
+        self._state.restore(state)
 
 
 def _unverified(topic: str, payload: bytes) -> CheckIn | None:

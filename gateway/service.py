@@ -14,6 +14,11 @@ other events' check-ins to them.
 A message is acknowledged to the broker only after a checkpoint made its effects
 durable. Shutdown (``stop`` set, or cancellation) takes a last checkpoint, acknowledges,
 publishes a retained "offline" status and disconnects.
+
+The stages live beside this module: ``gateway.registry_fetch`` (the registry at start-up
+and refreshed), ``gateway.recovery`` (resuming from the journal), ``gateway.checkpointing``
+(the group commit), ``gateway.nonce_announcer`` (reader nonces saved, then published),
+``gateway.status`` (status and metrics), ``gateway.supervisor`` (restarting a failed stage).
 """
 
 from __future__ import annotations
@@ -21,14 +26,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import random
 import secrets
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any, Literal, TypeVar
 
 import httpx2
@@ -37,27 +39,34 @@ from gateway import heap
 from gateway.backoff import Backoff
 from gateway.ble import ZonePresence, start_scanner, stop_scanner
 from gateway.checkins import SUBDIRECTORY, CheckInJournal
+from gateway.checkpointing import CHECKPOINT_RETRY_S, Checkpointer
 from gateway.clock import Clock, SystemClock
 from gateway.config import GatewaySettings
-from gateway.errors import JournalError, RegistryError
+from gateway.errors import JournalError
 from gateway.foreign import SUBSCRIPTION as FOREIGN_CHECKINS
 from gateway.foreign import ForeignCheckIns
 from gateway.forwarder import Forwarder
 from gateway.journal import Journal, TinyDBJournal
 from gateway.lag import ForwardLag
-from gateway.metrics import MetricsEndpoint, StatusCollector
+from gateway.metrics import MetricsEndpoint
 from gateway.mqtt_asyncio import AsyncioMqttClient
 from gateway.mqtt_client import MqttClient, Received
+from gateway.nonce_announcer import announce_nonces, load_nonces
 from gateway.processor import Processor
-from gateway.readers import NoncePolicy, NonceSource, ReaderConfig, Readers, parse_readers
+from gateway.reader_nonces import NoncePolicy, NonceSource
+from gateway.readers import ReaderConfig, Readers, parse_readers
+from gateway.recovery import replay_checkins, resume
 from gateway.registry import BadgeRegistry
 from gateway.registry_cache import RegistryCache
+from gateway.registry_fetch import fetch_registry, refresh_registry
 from gateway.relay import BleRelay, RelayError
+from gateway.status import StatusReport, serve_metrics
 from gateway.subscriber import MqttSubscriber
+from gateway.supervisor import Stopped, raise_when_set, supervise
 from gateway.uplink import Uplink
-from protocol.api import CheckInRecord, GatewayStatus, Meeting, ReaderNonce, Registry
+from protocol.api import GatewayStatus, Registry
 from protocol.encoding import encode_json
-from protocol.topics import badge_subscription, gateway_status_topic, reader_nonce_topic
+from protocol.topics import badge_subscription, gateway_status_topic
 
 logger = logging.getLogger(__name__)
 
@@ -68,15 +77,6 @@ RETRY_CAP_S = 30.0
 _DRAIN_BATCH = 200  # messages handled between two yields to the event loop
 _READY_POLL_S = 0.05
 RELAY_PUBLISH_TIMEOUT_S = 10.0
-CHECKPOINT_LOOP_SHARE = 0.25
-"""Most of the event loop's time that checkpoint snapshots may take (group commit spacing)."""
-CHECKPOINT_RETRY_S = 1.0
-SAVED_AT = "saved_at"
-"""Field of the checkpointed state: the gateway's wall time when it was taken."""
-
-
-class _Stopped(Exception):
-    """Raised inside the task group when ``stop`` is set, to end it."""
 
 
 async def run_gateway(
@@ -111,52 +111,6 @@ async def run_gateway(
             settings, registry, uplink, clock=SystemClock(), rng=rng, registry_cache=cache
         )
         await gateway.run(stop)
-
-
-async def fetch_registry(
-    uplink: Uplink,
-    backoff: Backoff,
-    stop: asyncio.Event,
-    *,
-    cache: RegistryCache | None = None,
-) -> Registry | None:
-    """Fetch the registry, retrying with backoff; None if ``stop`` is set first.
-
-    With a ``cache``, a fetched registry is saved to it, and if the first attempt fails
-    the cached registry (if any) is used at once: a gateway restarted during a server
-    outage goes on verifying, journaling and acknowledging; its registry loop refreshes
-    the registry once the server answers again.
-    """
-    while not stop.is_set():
-        try:
-            registry = await uplink.fetch_registry()
-        except RegistryError as exc:
-            cached = await asyncio.to_thread(cache.load) if cache is not None else None
-            if cached is not None:
-                logger.warning(
-                    "registry not available: %s; starting with the cached registry "
-                    "event=%s badges=%d",
-                    exc,
-                    cached.event,
-                    len(cached.badges),
-                )
-                return cached
-            delay = backoff.next_delay()
-            logger.warning("registry not available: %s; retry in %.1f s", exc, delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            continue
-        logger.info(
-            "registry event=%s gateway=%s zone=%r badges=%d",
-            registry.event,
-            registry.gateway,
-            registry.zone,
-            len(registry.badges),
-        )
-        if cache is not None:
-            await asyncio.to_thread(cache.save, registry)
-        return registry
-    return None
 
 
 def new_mqtt_client(
@@ -265,9 +219,6 @@ class Gateway:
             counter_prefix="checkins.",
             what="check-in",
         )
-        self._unsaved_checkins: list[CheckInRecord] = []
-        # wall time of the checkpoint resumed from; None: no state; NaN: the state lacks it
-        self._saved_at: float | None = None
         self._foreign: ForeignCheckIns | None = None
         if settings.foreign_checkins:
             foreign = new_mqtt_client(
@@ -281,22 +232,36 @@ class Gateway:
             self._foreign = ForeignCheckIns(
                 foreign, registry.event, self._decide_foreign, self._wake_checkpoint
             )
-        self._pending: list[Received] = []
-        self._unsaved: list[Meeting] = []
-        self._replay_unsaved = bytearray()
-        # the first checkpoint writes the whole replay memory as a new base, whatever the
-        # journal held before (an older format, or files a failed resume did not use)
-        self._replay_base_due = True
-        self._contacts_unsaved = bytearray()  # the same for the contact state
-        self._contacts_base_due = True
-        self._waiting = asyncio.Event()
-        self._snapshot_s = 0.0
-        self._in_flight = 0  # messages of the checkpoint being written
-        self._checkpoint_lock = asyncio.Lock()
         self._lag = ForwardLag()
+        self._checkpointer = Checkpointer(
+            lambda: self._processor,
+            self._journal,
+            self._checkins,
+            self._subscriber,
+            self._foreign,
+            self._forwarder,
+            self._checkin_forwarder,
+            self._lag,
+            clock,
+            self._io,
+            settings.checkpoint_interval_s,
+        )
         self._presence = ZonePresence(self._processor.registry, clock, self._counters)
         self._relay = BleRelay(
             self._processor.registry, self._publish_relayed, self._counters, clock
+        )
+        self._report = StatusReport(
+            registry.gateway,
+            lambda: self._processor,
+            self._journal,
+            self._checkins,
+            self._checkpointer,
+            self._lag,
+            self._subscriber,
+            self._foreign,
+            self._presence if settings.ble else None,
+            self._counters,
+            clock,
         )
         self._scanner: Any = None
         self._heap_frozen = False
@@ -342,11 +307,12 @@ class Gateway:
             await self._io(self._checkins.open)
             self._lag.journaled(self._journal.unforwarded(), self._clock.now())
             await self._resume()
-            await self._load_nonces()
-            await self._replay_checkins()
             if self._settings.ble:
                 self._scanner = await start_scanner(self._presence, self._relay.on_advertisement)
-            self._start_metrics()
+            if self._settings.metrics_port:
+                self._metrics = serve_metrics(
+                    self._settings.metrics_host, self._settings.metrics_port, self._current
+                )
             if self._settings.freeze_heap:
                 heap.freeze()
                 self._heap_frozen = True
@@ -355,7 +321,7 @@ class Gateway:
                 await self._foreign.start()
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._supervise("consume", self._consume))
-                tasks.create_task(self._supervise("checkpoint", self._checkpoint_loop))
+                tasks.create_task(self._supervise("checkpoint", self._checkpointer.run))
                 tasks.create_task(self._supervise("forward", self._forwarder.run))
                 tasks.create_task(self._supervise("checkins", self._checkin_forwarder.run))
                 tasks.create_task(self._supervise("readers", self._reader_loop))
@@ -365,104 +331,33 @@ class Gateway:
                 if self._settings.ble:
                     tasks.create_task(self._supervise("relay", self._relay.run))
                 tasks.create_task(self._supervise("registry", self._registry_loop))
-                tasks.create_task(_raise_when_set(stop))
-        except* _Stopped:
+                tasks.create_task(raise_when_set(stop))
+        except* Stopped:
             logger.info("stop requested")
         finally:
             await self._shutdown()
 
-    def _start_metrics(self) -> None:
-        if not self._settings.metrics_port:
-            return
-
-        async def current() -> GatewayStatus:
-            return self.status("online")
-
-        collector = StatusCollector(current, asyncio.get_running_loop())
-        endpoint = MetricsEndpoint(
-            self._settings.metrics_host, self._settings.metrics_port, collector
-        )
-        try:
-            endpoint.start()
-        except OSError as exc:
-            # Meetings matter more than metrics: go on without the endpoint.
-            logger.error(
-                "cannot serve metrics on %s:%d: %s; running without them",
-                self._settings.metrics_host,
-                self._settings.metrics_port,
-                exc,
-            )
-            return
-        self._metrics = endpoint
+    async def _current(self) -> GatewayStatus:
+        return self.status("online")
 
     @property
     def metrics_port(self) -> int | None:
         """The port of the metrics endpoint, None if it does not run."""
         return self._metrics.port if self._metrics is not None else None
 
-    def _journal_checkpoint(
-        self,
-        meetings: list[Meeting],
-        state: dict[str, Any],
-        replay: bytes,
-        base: bytes | None,
-        contacts: tuple[bytes, Callable[[], bytes] | None],
-    ) -> int:
-        """Run in the journal thread: checkpoint, return how many meetings were new.
-
-        A contact base due is dumped here, from the copy the event loop took.
-        """
-        before = self._journal.unforwarded()
-        self._journal.save_replay(replay, base)
-        changes, dump_base = contacts
-        self._journal.save_contacts(changes, dump_base() if dump_base is not None else None)
-        self._journal.checkpoint(meetings, state)
-        return self._journal.unforwarded() - before
-
     async def _resume(self) -> None:
-        state = await self._io(self._journal.load_state)
-        if state is None:
-            logger.info("no journal state; starting fresh")
-            return
-        try:
-            self._processor.restore(state)
-            saved_at = state.get(SAVED_AT)
-            self._saved_at = float(saved_at) if isinstance(saved_at, int | float) else math.nan
-            base, changes = await self._io(self._journal.load_replay)
-            try:
-                if base or changes:  # else none yet, or the state carried it (older journal)
-                    self._processor.replay.load(base, changes)
-            except ValueError as exc:
-                raise JournalError(f"replay memory does not parse: {exc}") from exc
-            base, changes = await self._io(self._journal.load_contacts)
-            try:
-                if base or changes:  # else none yet, or the state carried them (version 1)
-                    self._processor.load_contacts(base, changes)
-            except ValueError as exc:
-                raise JournalError(f"contact state does not parse: {exc}") from exc
-        except JournalError as exc:
-            logger.error("cannot resume from the journal state (%s); starting empty", exc)
-            self._saved_at = None
-            self._counters.clear()
-            self._processor = self._new_processor(self._processor.registry)
-            return
-        logger.info(
-            "resumed from the journal: received=%d watermark=%s",
-            self._counters["received"],
-            self._processor.watermark,
+        """Resume the journal's state, then the saved reader nonces and newer check-ins."""
+        registry = self._processor.registry
+        self._processor, saved_at = await resume(
+            self._processor, self._journal, self._io, lambda: self._new_processor(registry)
         )
+        readers = self._processor.readers
+        if readers is not None:
+            await load_nonces(readers, self._checkins, self._io)
+            await replay_checkins(readers, saved_at, self._checkins, self._io)
 
     async def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
-        """Run a stage; if it fails on a bug, log it and restart it after a backoff."""
-        backoff = Backoff(0.5, RETRY_CAP_S, self._rng)
-        while True:
-            try:
-                await run()
-                return
-            except Exception:
-                delay = backoff.next_delay()
-                logger.error("%s stage failed; restarting in %.1f s", name, delay, exc_info=True)
-                await asyncio.sleep(delay)
+        await supervise(name, run, Backoff(0.5, RETRY_CAP_S, self._rng))
 
     async def _consume(self) -> None:
         limit = self._settings.checkpoint_max_messages
@@ -473,118 +368,27 @@ class Gateway:
                 if item is None:
                     break
                 self._handle(item)
-            if len(self._pending) >= limit and not await self._checkpoint():
+            if self._checkpointer.waiting >= limit and not await self._checkpointer.checkpoint():
                 await asyncio.sleep(CHECKPOINT_RETRY_S)
             await asyncio.sleep(0)
 
     def _handle(self, item: Received) -> None:
         self._processor.handle(item.topic, item.payload)
-        self._pending.append(item)
-        self._waiting.set()
-
-    async def _checkpoint_loop(self) -> None:
-        """Group commit: checkpoint as soon as messages wait, at most once per interval.
-
-        While a checkpoint is written the next batch gathers, so under load batches grow
-        instead of checkpoints queueing up (and the consumer forces one at
-        ``checkpoint_max_messages``).
-        """
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            await self._waiting.wait()
-            # A large state makes the snapshot (taken on this loop) costly: space the
-            # checkpoints so that snapshots take at most CHECKPOINT_LOOP_SHARE of the loop.
-            spacing = max(
-                self._settings.checkpoint_interval_s,
-                self._snapshot_s * (1 - CHECKPOINT_LOOP_SHARE) / CHECKPOINT_LOOP_SHARE,
-            )
-            await asyncio.sleep(max(0.0, last + spacing - loop.time()))
-            self._waiting.clear()
-            last = loop.time()
-            if not await self._checkpoint():
-                # the messages still wait: try again, but not 50 times a second
-                await asyncio.sleep(CHECKPOINT_RETRY_S)
-                self._waiting.set()
-
-    async def _checkpoint(self, *, force: bool = False) -> bool:
-        """Journal new meetings and the state, then acknowledge what the state covers."""
-        async with self._checkpoint_lock:
-            self._unsaved.extend(self._processor.take_meetings())
-            has_foreign = self._foreign is not None and self._foreign.has_pending
-            if not (force or self._pending or self._unsaved or has_foreign):
-                return True
-            meetings = list(self._unsaved)
-            started = time.perf_counter()
-            state = self._processor.snapshot()
-            state[SAVED_AT] = self._clock.now()  # the tap-id memory runs in uptime only
-            self._replay_unsaved += self._processor.replay.take_changes()
-            replay = bytes(self._replay_unsaved)
-            is_base = self._replay_base_due or self._journal.replay_needs_base()
-            base = self._processor.replay.dump() if is_base else None
-            contacts = self._take_contacts()
-            self._snapshot_s = time.perf_counter() - started
-            self._unsaved_checkins.extend(self._processor.take_checkins())
-            checkins = list(self._unsaved_checkins)
-            foreign = self._foreign.take() if self._foreign is not None else []
-            acks, self._pending = self._pending, []
-            self._in_flight = len(acks)
-            try:
-                if checkins:
-                    await self._io(partial(self._checkins.put, checkins))
-                fresh = await self._io(
-                    partial(self._journal_checkpoint, meetings, state, replay, base, contacts)
-                )
-            except JournalError as exc:
-                self._pending[:0] = acks
-                self._in_flight = 0
-                self._give_back_foreign(foreign)
-                logger.error("checkpoint failed: %s; %d messages wait", exc, len(self._pending))
-                return False
-            except asyncio.CancelledError:
-                # The write goes on in the journal thread; the final checkpoint follows it.
-                self._pending[:0] = acks
-                self._in_flight = 0
-                self._give_back_foreign(foreign)
-                raise
-            del self._unsaved[: len(meetings)]
-            del self._unsaved_checkins[: len(checkins)]
-            if checkins:
-                self._checkin_forwarder.wake()
-            del self._replay_unsaved[: len(replay)]
-            self._replay_base_due = self._replay_base_due and base is None
-            del self._contacts_unsaved[: len(contacts[0])]
-            self._contacts_base_due = self._contacts_base_due and contacts[1] is None
-            self._lag.journaled(fresh, self._clock.now())
-            self._in_flight = 0
-            acked = self._subscriber.ack(acks)
-            if self._foreign is not None and foreign:
-                self._foreign.ack(foreign)
-            logger.debug("checkpoint meetings=%d acked=%d", len(meetings), acked)
-            if meetings:
-                self._forwarder.wake()
-            return True
-
-    def _take_contacts(self) -> tuple[bytes, Callable[[], bytes] | None]:
-        """The contact changes not yet durable, and if a base is due what dumps one.
-
-        A base is a copy of the whole contact state, dumped in the journal thread: the
-        copy takes a sixth of the dump's time on the event loop (54-77 ms at 10,000 badges).
-        """
-        self._contacts_unsaved += self._processor.take_contact_changes()
-        is_base = self._contacts_base_due or self._journal.contacts_needs_base()
-        return bytes(self._contacts_unsaved), self._processor.freeze_contacts() if is_base else None
+        self._checkpointer.add(item)
 
     async def _publish_relayed(self, topic: str, payload: bytes) -> None:
         """Publish a message the BLE relay received; return once the broker has it."""
         if not await self._subscriber.publish_confirmed(topic, payload, RELAY_PUBLISH_TIMEOUT_S):
             raise RelayError(f"the broker did not acknowledge a relayed message on {topic}")
 
+    async def _subscribed(self) -> None:
+        while not self._subscriber.is_subscribed:
+            await asyncio.sleep(_READY_POLL_S)
+
     async def _status_loop(self) -> None:
         # "online" means ready: only once the broker confirmed the subscription, since
         # messages published before it exists never reach this gateway's session.
-        while not self._subscriber.is_subscribed:
-            await asyncio.sleep(_READY_POLL_S)
+        await self._subscribed()
         logger.info("online: subscribed to the badges of event %s", self._event)
         while True:
             self._subscriber.publish(
@@ -594,113 +398,41 @@ class Gateway:
 
     def status(self, state: Literal["online", "offline"]) -> GatewayStatus:
         """Counters and gauges as the retained status message carries them."""
-        gauges = self._processor.gauges()
-        gauges["journal_unforwarded"] = float(
-            self._journal.unforwarded() + len(self._unsaved) + self._processor.untaken
-        )
-        gauges["unacknowledged"] = float(len(self._pending) + self._in_flight)
-        gauges["checkins_unforwarded"] = float(
-            self._checkins.unforwarded() + len(self._unsaved_checkins)
-        )
-        gauges["forward_lag_seconds"] = self._lag.seconds(
-            self._journal.unforwarded(), self._clock.now()
-        )
-        if self._settings.ble:
-            gauges["ble_badges_in_zone"] = float(len(self._presence.present()))
-        gauges["mqtt_connected"] = float(self._subscriber.is_connected)
-        gauges["mqtt_subscribed"] = float(self._subscriber.is_subscribed)
-        gauges["mqtt_protocol_errors"] = float(self._subscriber.protocol_errors)
-        if self._foreign is not None:
-            gauges["mqtt_foreign_subscribed"] = float(self._foreign.is_subscribed)
-        return GatewayStatus(
-            gateway=self._gateway,
-            state=state,
-            t=self._clock.now(),
-            counters=dict(self._counters),
-            gauges=gauges,
-        )
+        return self._report.build(state)
 
     def _decide_foreign(self, topic: str, payload: bytes) -> None:
         self._processor.handle_foreign_checkin(topic, payload)
 
     def _wake_checkpoint(self) -> None:
-        self._waiting.set()
-
-    def _give_back_foreign(self, items: list[Received]) -> None:
-        if self._foreign is not None and items:
-            self._foreign.give_back(items)
-
-    async def _replay_checkins(self) -> None:
-        """Re-apply journaled check-ins the state may lack (killed between the two writes)."""
-        readers = self._processor.readers
-        if readers is None:
-            return
-        if not (self._saved_at is not None and math.isnan(self._saved_at)):
-            readers.resume(self._saved_at)  # (a state of an older journal: as before)
-        if not self._checkins.unforwarded():
-            return
-        records = await self._io(partial(self._checkins.peek_batch, self._checkins.unforwarded()))
-        applied = readers.replay_records(records)
-        if applied:
-            logger.warning("%d journaled check-ins were newer than the state; applied", applied)
-
-    async def _load_nonces(self) -> None:
-        """Add the reader nonces saved at issue time (newer than the last checkpoint)."""
-        readers = self._processor.readers
-        if readers is None:
-            return
-        try:
-            readers.merge_nonces(await self._io(self._checkins.load_nonces))
-        except (JournalError, TypeError, ValueError) as exc:
-            logger.error("saved reader nonces unusable (%s); answers to them will be unknown", exc)
-
-    async def _save_nonces(self, readers: Readers) -> bool:
-        try:
-            await self._io(partial(self._checkins.save_nonces, readers.nonce_state()))
-        except JournalError as exc:
-            logger.error("cannot save reader nonces: %s; not publishing them yet", exc)
-            return False
-        return True
+        self._checkpointer.wake()
 
     async def _reader_loop(self) -> None:
-        """Issue reader nonces; publish each (retained) only once it is saved.
-
-        A published nonce is then never forgotten by a crash, so a badge's answer to it is
-        judged against it after a restart too.
-        """
         readers = self._processor.readers
         if readers is None:
             return
-        while not self._subscriber.is_subscribed:
-            await asyncio.sleep(_READY_POLL_S)
-        unpublished: list[ReaderNonce] = list(readers.current())
-        tick = min(1.0, self._settings.reader_nonce_interval_s)
-        while True:
-            unpublished.extend(readers.rotate())
-            if unpublished and await self._save_nonces(readers):
-                for nonce in unpublished:
-                    topic = reader_nonce_topic(nonce.event, nonce.reader)
-                    self._subscriber.publish(topic, encode_json(nonce), retain=True)
-                logger.debug("published %d reader nonces", len(unpublished))
-                unpublished.clear()
-            await asyncio.sleep(tick)
+        await self._subscribed()
+        await announce_nonces(
+            readers,
+            self._checkins,
+            self._subscriber,
+            self._io,
+            self._settings.reader_nonce_interval_s,
+        )
 
     async def _registry_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._settings.registry_refresh_s)
-            try:
-                registry = await self._uplink.fetch_registry()
-                self._processor.update_registry(registry)
-            except RegistryError as exc:
-                logger.warning("registry refresh failed: %s; keeping the current one", exc)
-                continue
-            if self._registry_cache is not None:
-                await asyncio.to_thread(self._registry_cache.save, registry)
-            logger.debug("registry refreshed badges=%d", len(registry.badges))
+        await refresh_registry(
+            self._uplink,
+            self._update_registry,
+            self._settings.registry_refresh_s,
+            self._registry_cache,
+        )
+
+    def _update_registry(self, registry: Registry) -> None:
+        self._processor.update_registry(registry)
 
     async def _shutdown(self) -> None:
         try:
-            await self._checkpoint(force=True)
+            await self._checkpointer.checkpoint(force=True)
         finally:
             self._processor.flush_logs()
             if self._scanner is not None:
@@ -721,8 +453,3 @@ class Gateway:
                 heap.thaw()
                 self._heap_frozen = False
             logger.info("gateway stopped received=%d", self._counters["received"])
-
-
-async def _raise_when_set(stop: asyncio.Event) -> None:
-    await stop.wait()
-    raise _Stopped

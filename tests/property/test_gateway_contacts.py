@@ -184,7 +184,7 @@ class ContactMachine(RuleBasedStateMachine):
         return dict(doc["state"]["1"][CONTACTS])
 
     def recovered(self, journal: TinyDBJournal) -> Processor:
-        """What a gateway restarted on ``journal`` resumes with (``Gateway._resume``)."""
+        """What a gateway restarted on ``journal`` resumes with (``recovery.restore_state``)."""
         journal.open()
         try:
             processor = self.new_processor()

@@ -2,7 +2,7 @@
 
 The gateway copies the contact state on the event loop when a base is due and dumps the
 copy in the journal thread while the loop goes on changing the live state
-(``Processor.freeze_contacts``, ``Gateway._take_contacts``).
+(``Processor.freeze_contacts``, ``Checkpointer.take_contacts``).
 """
 
 from __future__ import annotations

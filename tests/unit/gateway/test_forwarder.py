@@ -16,7 +16,7 @@ from gateway.backoff import Backoff
 from gateway.errors import ForwardError, RegistryError
 from gateway.forwarder import Forwarder
 from gateway.memory_journal import MemoryJournal
-from gateway.service import fetch_registry
+from gateway.registry_fetch import fetch_registry
 from gateway.uplink import MEETINGS_PATH, REGISTRY_PATH, Uplink
 from protocol.api import IngestRejection, IngestResult, Meeting, MeetingBatch, Registry
 from protocol.encoding import decode_json, encode_json

@@ -82,7 +82,7 @@ def expected_of(processor: Processor) -> dict[str, Any]:
 
 
 def recovered(journal: Journal, members: list[TestBadge]) -> Processor:
-    """What a restarted gateway resumes with (``Gateway._resume``)."""
+    """What a restarted gateway resumes with (``gateway.recovery.restore_state``)."""
     journal.close()
     journal.open()
     processor = Processor(BadgeRegistry(registry_for(EVENT, members)), FakeClock())

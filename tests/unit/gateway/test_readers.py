@@ -12,14 +12,8 @@ from hypothesis import strategies as st
 
 from gateway.processor import Processor
 from gateway.ratelog import PER_PERIOD
-from gateway.readers import (
-    COUNTERS,
-    NoncePolicy,
-    ReaderConfig,
-    Readers,
-    outcome_counts,
-    parse_readers,
-)
+from gateway.reader_nonces import NoncePolicy
+from gateway.readers import COUNTERS, ReaderConfig, Readers, outcome_counts, parse_readers
 from gateway.registry import BadgeRegistry
 from protocol.api import CheckInRecord, ReaderNonce
 from protocol.ids import checkin_id
@@ -363,7 +357,7 @@ def test_metrics_have_one_series_per_outcome(desk: Desk, members: list[TestBadge
 
 
 def test_tap_id_memory_is_capped(desk: Desk) -> None:
-    from gateway.readers import MAX_SEEN
+    from gateway.reader_state import MAX_SEEN
 
     for i in range(MAX_SEEN + 5):
         desk.readers.accept(

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from gateway import journal as journal_module
 from gateway.journal import STATE_FILE, TinyDBJournal
-from gateway.readers import NoncePolicy, ReaderConfig, Readers
+from gateway.reader_nonces import NoncePolicy
+from gateway.readers import ReaderConfig, Readers
 from protocol.api import CheckInRecord
 from protocol.messages import CheckIn
 from tests.unit.gateway.support import GATEWAY, T0, FakeClock

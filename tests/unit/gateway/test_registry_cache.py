@@ -10,7 +10,7 @@ import httpx2
 
 from gateway.backoff import Backoff
 from gateway.registry_cache import REGISTRY_FILE, RegistryCache
-from gateway.service import fetch_registry
+from gateway.registry_fetch import fetch_registry
 from gateway.uplink import Uplink
 from protocol.api import Registry
 from protocol.encoding import encode_json
