@@ -106,7 +106,7 @@ def garbage(messages: list[Message], seed: int = 11) -> list[tuple[str, bytes, f
         if kind == 3:
             return resign(topic, {**body, "extra": 1})
         if kind == 4:
-            return resign(topic, {**body, "v": 2})
+            return resign(topic, {**body, "v": 1})  # the previous report schema
         if heard is None:
             return topic, payload
         if kind == 5:
@@ -119,14 +119,15 @@ def garbage(messages: list[Message], seed: int = 11) -> list[tuple[str, bytes, f
             return resign(topic, {**body, "window_start": body["window_start"] + 120})
         if kind == 9 and heard:
             return resign(topic, {**body, "heard": heard * 65})
+        # heard entries are arrays: [ephid, rssi_median, rssi_max, count]
         if kind == 10 and heard:
-            heard = [{**heard[0], "ephid": heard[0]["ephid"].upper()}, *heard[1:]]
+            heard = [[heard[0][0].upper(), *heard[0][1:]], *heard[1:]]
         elif kind == 11 and heard:
-            heard = [{**heard[0], "ephid": heard[0]["ephid"] + "\n"}, *heard[1:]]
+            heard = [[heard[0][0] + "\n", *heard[0][1:]], *heard[1:]]
         elif kind == 12 and heard:
-            heard = [{**heard[0], "ephid": heard[0]["ephid"][:31]}, *heard[1:]]
+            heard = [[heard[0][0][:31], *heard[0][1:]], *heard[1:]]
         elif kind == 13 and heard:
-            heard = [*heard, {**heard[0], "rssi_median": -128}]
+            heard = [*heard, [heard[0][0], -128, *heard[0][2:]]]
         return resign(topic, {**body, "heard": heard})
 
     out: list[tuple[str, bytes, float]] = []

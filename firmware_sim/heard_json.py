@@ -14,7 +14,8 @@ import numpy.typing as npt
 
 logger = logging.getLogger(__name__)
 
-_HEAD_LEN = len(b'{"ephid":"') + 32 + len(b'","rssi_median":')
+_HEAD_LEN = len(b'["') + 32 + len(b'",')
+"""An entry up to its statistics: ``["<32 hex>",``."""
 _PAD = b"\x00"
 """Fills the rows of ``HeardEncoder`` after each entry; removed afterwards."""
 _OPEN, _CLOSE = ord("["), ord("]")
@@ -25,6 +26,7 @@ _DENSE_COUNTS = 64
 class HeardEncoder:
     """Writes ranked heard lists straight to the JSON ``SightingReport`` bodies use.
 
+    Each entry is an array, ``["<ephid>",median,max,count]`` (``Heard`` is array-like).
     The bytes are exactly what ``msgspec`` writes for the ``Heard`` structs (checked in
     tests/unit/firmware_sim/test_sim_radio_reports.py), without building 64 structs per report:
     the part that names the EphID is made once per sender and window, the RSSI part
@@ -44,7 +46,7 @@ class HeardEncoder:
         count: npt.NDArray[np.int64],
         bounds: npt.NDArray[np.int64],
     ) -> list[bytes]:
-        """The JSON array of each receiver's entries, in the order given.
+        """The JSON array of each receiver's entries (arrays themselves), in the order given.
 
         Args:
             ephids: EphID (hex) of every badge, indexed by sender.
@@ -65,7 +67,7 @@ class HeardEncoder:
         tails = [self._tail(k) for k in distinct.tolist()]
         width = max((len(t) for t in tails), default=1)
         tail_rows = b"".join(t.ljust(width, _PAD) for t in tails)
-        head_rows = b"".join(b'{"ephid":"' + e.encode() + b'","rssi_median":' for e in ephids)
+        head_rows = b"".join(b'["' + e.encode() + b'",' for e in ephids)
         if len(head_rows) != _HEAD_LEN * len(ephids) or _PAD in head_rows:
             raise ValueError("every EphID must be 32 hex characters")
         # One row per entry: "[" (a receiver's first entry) or padding, head, tail (ending
@@ -93,7 +95,7 @@ class HeardEncoder:
         tail = self._tails.get(key)
         if tail is None:
             stats = (key >> 32) - 128, ((key >> 24) & 255) - 128, key & ((1 << 24) - 1)
-            tail = b'%d,"rssi_max":%d,"count":%d},' % stats
+            tail = b"%d,%d,%d]," % stats
             self._tails[key] = tail
         return tail
 

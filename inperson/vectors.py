@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import msgspec
+
 from protocol import encoding, ids
 from protocol.messages import BadgeStatus, CheckIn, Heard, SightingReport, TapHalf, TapTranscript
 from protocol.signing import BadgeKey, signing_input
@@ -30,6 +32,16 @@ def _envelope_case(name: str, key: BadgeKey, message: Any) -> dict[str, Any]:
         "signature": payload[:64].hex(),
         "payload": payload.hex(),
     }
+
+
+def _entry_v2(report: SightingReport) -> str:
+    """The report's first heard entry as version 2 writes it (an array)."""
+    return encoding.encode_json(report.heard[0]).decode()
+
+
+def _entry_v1(report: SightingReport) -> str:
+    """The report's first heard entry as version 1 wrote it (an object)."""
+    return encoding.encode_json(msgspec.structs.asdict(report.heard[0])).decode()
 
 
 def build_vectors() -> dict[str, Any]:
@@ -126,26 +138,21 @@ def build_vectors() -> dict[str, Any]:
             "expect": "malformed",
         },
     ]
-    v2_body = envelopes[0]["body"].replace('"v":1', '"v":2').encode()
-    v2 = key.signer().sign(signing_input(topic, v2_body)).signature + v2_body
-    rejects.append(
-        {
-            "name": "schema version 2",
-            "topic": topic,
-            "payload": v2.hex(),
-            "expect": "unsupported_version",
-        }
-    )
-    other_body = envelopes[0]["body"].replace('"badge":"b0001"', '"badge":"b0003"').encode()
-    other = key.signer().sign(signing_input(topic, other_body)).signature + other_body
-    rejects.append(
-        {
-            "name": "body names another badge than its topic",
-            "topic": topic,
-            "payload": other.hex(),
-            "expect": "topic_mismatch",
-        }
-    )
+    report_body: str = envelopes[0]["body"]
+    v1_body = report_body.replace('"v":2', '"v":1').replace(_entry_v2(report), _entry_v1(report))
+    v1_entry_body = report_body.replace(_entry_v2(report), _entry_v1(report))
+    for name, body, expect in [
+        ("sighting report of schema version 1", v1_body, "unsupported_version"),
+        ("schema version 3", report_body.replace('"v":2', '"v":3'), "unsupported_version"),
+        ("version 2 report with a version 1 heard entry", v1_entry_body, "malformed"),
+        (
+            "body names another badge than its topic",
+            report_body.replace('"badge":"b0001"', '"badge":"b0003"'),
+            "topic_mismatch",
+        ),
+    ]:
+        signed = key.signer().sign(signing_input(topic, body.encode())).signature + body.encode()
+        rejects.append({"name": name, "topic": topic, "payload": signed.hex(), "expect": expect})
     return {
         "protocol": "inperson/v1",
         "ephids": [

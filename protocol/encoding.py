@@ -35,6 +35,14 @@ MESSAGE_TYPES: dict[BadgeChannel, type[BadgeMessage]] = {
     BadgeChannel.STATUS: BadgeStatus,
 }
 
+SCHEMA_VERSIONS: dict[BadgeChannel, int] = {
+    BadgeChannel.REPORTS: 2,
+    BadgeChannel.TAPS: 1,
+    BadgeChannel.CHECKINS: 1,
+    BadgeChannel.STATUS: 1,
+}
+"""The schema version (``v``) each channel's messages carry; any other is unsupported."""
+
 _encoder = msgspec.json.Encoder()
 _decoders = {ch: msgspec.json.Decoder(tp) for ch, tp in MESSAGE_TYPES.items()}
 
@@ -44,6 +52,12 @@ class _Versioned(msgspec.Struct):
 
 
 _version_decoder = msgspec.json.Decoder(_Versioned)
+_NAMES = {
+    BadgeChannel.REPORTS: "sighting report",
+    BadgeChannel.TAPS: "tap",
+    BadgeChannel.CHECKINS: "check-in",
+    BadgeChannel.STATUS: "status",
+}
 
 
 def channel_of(message: BadgeMessage) -> BadgeChannel:
@@ -84,19 +98,23 @@ def decode_body(body: bytes, channel: BadgeChannel) -> BadgeMessage:
     """Decode and validate a body against the schema of ``channel``.
 
     Raises:
-        UnsupportedVersion: a JSON object whose ``v`` is not 1.
+        UnsupportedVersion: a JSON object whose ``v`` is not ``SCHEMA_VERSIONS[channel]``.
         MalformedMessage: anything else that does not fit the schema.
     """
     try:
         message: BadgeMessage = _decoders[channel].decode(body)
         return message
     except msgspec.DecodeError as exc:
+        expected = SCHEMA_VERSIONS[channel]
         try:
             version = _version_decoder.decode(body).v
         except msgspec.DecodeError:
-            version = 1
-        if version != 1:
-            raise UnsupportedVersion(f"schema version {version!r:.20} is not supported") from exc
+            version = expected
+        if version != expected:
+            raise UnsupportedVersion(
+                f"{_NAMES[channel]} schema version {version!r:.20} is not supported "
+                f"(this gateway reads version {expected})"
+            ) from exc
         raise MalformedMessage(str(exc)) from exc
 
 

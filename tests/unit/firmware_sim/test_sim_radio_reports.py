@@ -16,9 +16,10 @@ from firmware_sim.badge import Badge, strongest_first
 from firmware_sim.heard_json import HeardEncoder
 from firmware_sim.heard_rank import heard_json_lists, heard_lists, rank_heard
 from firmware_sim.radio import MAX_DBM, MIN_DBM, RealisticRadio, Reception
-from protocol.encoding import encode_json, open_envelope
-from protocol.messages import MAX_HEARD, Heard
-from protocol.topics import parse_badge_topic
+from gateway.report_decoder import ReportDecoder
+from protocol.encoding import decode_body, encode_body, encode_json, open_envelope
+from protocol.messages import MAX_HEARD, Heard, SightingReport
+from protocol.topics import BadgeChannel, badge_topic, parse_badge_topic
 from tests.unit.firmware_sim.fakes import make_bundles, verifiers
 from tests.unit.firmware_sim.frames import frame_of
 
@@ -148,3 +149,47 @@ def test_encoder_rejects_an_ephid_of_the_wrong_length() -> None:
         HeardEncoder().encode_lists(
             ["abc"], one, one - 70, one - 70, one + 1, np.array([0, 1], dtype=np.int64)
         )
+
+
+_BUNDLE = make_bundles(1)[0]
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(_HEX, min_size=32, max_size=32),
+            st.integers(MIN_DBM, MAX_DBM),
+            st.integers(MIN_DBM, MAX_DBM),
+            st.integers(1, 100_000),
+        ),
+        max_size=MAX_HEARD,
+    ),
+    st.integers(0, 2**40 - 3600),
+    st.integers(0, 2**20),
+)
+def test_a_drafted_report_is_what_encode_body_writes(
+    entries: list[tuple[str, int, int, int]], window_start: int, seq: int
+) -> None:
+    # HeardEncoder's array entries + the badge's report template, byte for byte the
+    # protocol's encoding of the version 2 report; both decoders read it back.
+    ephids = [e[0] for e in entries]
+    rows = [[k, med, peak, c] for k, (_, med, peak, c) in enumerate(entries)]
+    sender, median, maximum, count = np.array(rows, dtype=np.int64).reshape(-1, 4).T.copy()
+    bounds = np.array([0, len(entries)], dtype=np.int64)
+    heard_json = HeardEncoder().encode_lists(ephids, sender, median, maximum, count, bounds)[0]
+    badge = Badge.from_bundle(_BUNDLE)
+    badge.seq = seq
+    body = badge.report_draft(window_start, heard_json).body
+    report = SightingReport(
+        event=badge.event,
+        badge=badge.badge,
+        seq=seq + 1,
+        window_start=window_start,
+        window_len=badge.settings.window_seconds,
+        heard=[Heard(*e) for e in entries],
+    )
+    assert body == encode_body(report)
+    assert decode_body(body, BadgeChannel.REPORTS) == report
+    topic = parse_badge_topic(badge_topic(badge.event, badge.badge, BadgeChannel.REPORTS))
+    assert encode_json(ReportDecoder().decode(body, topic)) == body

@@ -33,7 +33,7 @@ def _drafts(badges: list[Badge]) -> tuple[list[int], list[Draft]]:
     """Every kind of draft, from every badge, interleaved."""
     who: list[int] = []
     drafts: list[Draft] = []
-    body = b'[{"ephid":"' + b"ab" * 16 + b'","rssi_median":-60,"rssi_max":-55,"count":7}]'
+    body = b'[["' + b"ab" * 16 + b'",-60,-55,7]]'
     for round_ in range(3):
         for k, badge in enumerate(badges):
             transcript = TapTranscript(
@@ -55,10 +55,7 @@ def _drafts(badges: list[Badge]) -> tuple[list[int], list[Draft]]:
 def test_a_report_draft_is_the_report_a_badge_seals() -> None:
     a, b = _badges(1)[0], _badges(1)[0]
     heard = [Heard("ab" * 16, -60, -55, 7), Heard("cd" * 16, -70, -70, 1)]
-    body = (
-        b'[{"ephid":"' + b"ab" * 16 + b'","rssi_median":-60,"rssi_max":-55,"count":7},'
-        b'{"ephid":"' + b"cd" * 16 + b'","rssi_median":-70,"rssi_max":-70,"count":1}]'
-    )
+    body = b'[["' + b"ab" * 16 + b'",-60,-55,7],["' + b"cd" * 16 + b'",-70,-70,1]]'
     for window in range(3):
         sealed = seal_draft(a.signer, a.report_draft(T0 + 20 * window, body))
         assert sealed == b.report(T0 + 20 * window, heard)  # the msgspec path, signed

@@ -28,14 +28,12 @@ values = st.one_of(
     st.integers(-130, 130),
     st.sampled_from([3600, 3601, 2**40, 2**40 + 1, 2**53, 2**53 + 1, -1, 1.0, True, None, "1"]),
 )
-valid_heard = st.fixed_dictionaries(
-    {
-        "ephid": st.text("0123456789abcdef", min_size=32, max_size=32),
-        "rssi_median": st.integers(-127, 20),
-        "rssi_max": st.integers(-127, 20),
-        "count": st.integers(1, 100_000),
-    }
-)
+valid_heard = st.tuples(  # an array-like ``Heard``: [ephid, rssi_median, rssi_max, count]
+    st.text("0123456789abcdef", min_size=32, max_size=32),
+    st.integers(-127, 20),
+    st.integers(-127, 20),
+    st.integers(1, 100_000),
+).map(list)
 valid_reports = st.fixed_dictionaries(
     {
         "event": st.just("ev-1"),
@@ -45,32 +43,52 @@ valid_reports = st.fixed_dictionaries(
         "window_len": st.integers(1, 3600),
         "heard": st.lists(valid_heard, max_size=5),
     },
-    optional={"v": st.just(1)},
+    optional={"v": st.just(2)},
 )
 FIELDS = ["v", "event", "badge", "seq", "window_start", "window_len", "heard", "extra"]
 mutations = st.lists(
     st.one_of(
         st.tuples(st.just("ephid"), ephids),
         st.tuples(st.sampled_from(["event", "badge"]), ids),
-        st.tuples(st.sampled_from(["rssi_median", "rssi_max", "count", "extra"]), values),
+        st.tuples(st.sampled_from(["rssi_median", "rssi_max", "count", "append"]), values),
         st.tuples(st.sampled_from(["v", "seq", "window_start", "window_len", "extra"]), values),
-        st.tuples(st.sampled_from(["heard", "many"]), st.none()),
+        st.tuples(st.sampled_from(["v"]), st.sampled_from([1, 2, 3])),
+        st.tuples(st.sampled_from(["heard", "many", "short", "object", "flat"]), st.none()),
     ),
     min_size=1,
     max_size=2,
 )
 
 
+ENTRY_FIELDS = ["ephid", "rssi_median", "rssi_max", "count"]
+
+
 def mutate(report: dict[str, Any], changes: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Apply field changes (a heard entry's field goes to the first entry, if any)."""
-    report = {**report, "heard": [dict(h) for h in report["heard"]]}
+    """Apply field changes (a heard entry's change goes to the first entry, if any).
+
+    Entry changes: a field's value, ``append`` (a fifth element), ``short`` (the last
+    element dropped), ``object`` (the entry as the version 1 object), ``flat`` (the
+    entry's elements spliced into the list).
+    """
+    report = {**report, "heard": [list(h) for h in report["heard"]]}
     for field, value in changes:
+        heard = report["heard"]
         if field in FIELDS and (field != "extra" or value is not None):
             report[field] = value
-        elif field == "many" and report["heard"]:
-            report["heard"] = (report["heard"] * 65)[:65]
-        elif isinstance(report["heard"], list) and report["heard"]:
-            report["heard"][0][field] = value
+        elif not isinstance(heard, list) or not heard or not isinstance(heard[0], list):
+            continue
+        elif field == "many":
+            report["heard"] = (heard * 65)[:65]
+        elif field == "append":
+            heard[0].append(value)
+        elif field == "short":
+            heard[0].pop()
+        elif field == "object":
+            heard[0] = dict(zip(ENTRY_FIELDS, heard[0], strict=False))
+        elif field == "flat":
+            report["heard"] = heard[0] + heard[1:]
+        elif field in ENTRY_FIELDS and len(heard[0]) > ENTRY_FIELDS.index(field):
+            heard[0][ENTRY_FIELDS.index(field)] = value
     return report
 
 
@@ -101,7 +119,7 @@ VALID = {
     "seq": 3,
     "window_start": 40,
     "window_len": 20,
-    "heard": [{"ephid": HEX, "rssi_median": -60, "rssi_max": -55, "count": 4}],
+    "heard": [[HEX, -60, -55, 4]],
 }
 
 
@@ -109,7 +127,14 @@ VALID = {
     "changes",
     [
         [],
-        [("v", 1)],
+        [("v", 2)],
+        [("v", 1)],  # the version 1 report: unsupported, whatever its entries
+        [("v", 1), ("object", None)],
+        [("v", 3)],
+        [("object", None)],  # a version 2 report with a version 1 entry: malformed
+        [("append", 0)],
+        [("short", None)],
+        [("flat", None)],
         *([("event", value)] for value in ["ev-1\n", "ev-2", "ev", "", "é"]),
         *([("badge", value)] for value in ["b1\n", "b2", "b", "b 1"]),
         *([("ephid", value)] for value in [HEX.upper(), HEX + "\n", HEX[:31], "\u0663" * 32]),
@@ -147,7 +172,7 @@ def test_a_valid_report_is_equal_field_by_field_and_encodes_the_same() -> None:
             "seq": 3,
             "window_start": 40,
             "window_len": 20,
-            "heard": [{"ephid": HEX, "rssi_median": -60, "rssi_max": -55, "count": 4}],
+            "heard": [[HEX, -60, -55, 4]],
         }
     )
     message = ReportDecoder().decode(body, TOPIC)
@@ -159,7 +184,7 @@ def test_a_valid_report_is_equal_field_by_field_and_encodes_the_same() -> None:
     assert [msgspec.structs.astuple(h) for h in message.heard] == [
         msgspec.structs.astuple(h) for h in expected.heard
     ]
-    assert encode_json(message) == encode_json(expected) == body.replace(b"{", b'{"v":1,', 1)
+    assert encode_json(message) == encode_json(expected) == body.replace(b"{", b'{"v":2,', 1)
 
 
 def test_the_memory_of_well_formed_ephids_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,7 +199,7 @@ def test_the_memory_of_well_formed_ephids_is_bounded(monkeypatch: pytest.MonkeyP
                 "seq": i,
                 "window_start": 0,
                 "window_len": 20,
-                "heard": [{"ephid": ephid, "rssi_median": -60, "rssi_max": -55, "count": 1}],
+                "heard": [[ephid, -60, -55, 1]],
             }
         )
         assert decoder.decode(body, TOPIC).heard[0].ephid == ephid

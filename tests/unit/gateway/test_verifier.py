@@ -115,7 +115,7 @@ def test_forged_unsigned_and_tampered_messages_fail_the_signature(
 
 def test_signed_garbage_is_malformed(verifier: Verifier, members: list[TestBadge]) -> None:
     a = members[0]
-    for body in (b"not json at all", b'{"v":1,"event":"x"}', b"[1,2,3]", b'{"v":1}' + b" " * 10):
+    for body in (b"not json at all", b'{"v":2,"event":"x"}', b"[1,2,3]", b'{"v":2}' + b" " * 10):
         verdict = verifier.check(*signed_body(a, body, BadgeChannel.REPORTS))
         assert verdict.outcome == "malformed", body
 
@@ -124,12 +124,12 @@ def test_unknown_schema_version_is_unsupported(
     verifier: Verifier, members: list[TestBadge]
 ) -> None:
     a = members[0]
-    body = msgspec.json.encode(
-        {"v": 2, "event": EVENT, "badge": a.badge, "seq": 1, "window_start": T0, "window_len": 20}
-    )
-    assert verifier.check(*signed_body(a, body, BadgeChannel.REPORTS)).outcome == (
-        "unsupported_version"
-    )
+    for version in (1, 3):  # reports are version 2 (heard entries are arrays)
+        fields = {"event": EVENT, "badge": a.badge, "seq": 1, "window_start": T0, "window_len": 20}
+        body = msgspec.json.encode({"v": version, **fields, "heard": []})
+        verdict = verifier.check(*signed_body(a, body, BadgeChannel.REPORTS))
+        assert verdict.outcome == "unsupported_version"
+        assert f"sighting report schema version {version} is not supported" in verdict.detail
 
 
 def test_body_naming_another_badge_is_topic_mismatch(
