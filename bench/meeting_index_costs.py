@@ -31,7 +31,7 @@ from server.db import (
     SQLITE_MMAP_BYTES,
     SQLITE_WAL_AUTOCHECKPOINT_PAGES,
 )
-from server.services.ingest import GENERATION_ROWS
+from server.services.generations import GENERATION_ROWS
 
 COLUMNS = (
     "id, event_id, kind, badge_a, badge_b, first_seen, last_seen, contact_seconds, windows, "

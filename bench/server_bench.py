@@ -43,7 +43,7 @@ from server.api.body import batch_body
 from server.config import ServerSettings
 from server.main import create_app
 from server.models import Meeting as MeetingRow
-from server.services.ingest import GENERATION_ROWS
+from server.services.generations import GENERATION_ROWS
 
 TOKEN = "bench-organizer-token"
 ORG = {"Authorization": f"Bearer {TOKEN}"}
@@ -113,8 +113,10 @@ def setup_event(client: TestClient, attendees: int) -> tuple[list[int], list[str
     return ids, [by_attendee[i] for i in ids], token
 
 
-def random_meetings(badges: list[str], n: int, rng: random.Random, start: int) -> list[Meeting]:
-    """``n`` proximity meetings between random pairs, each 3-30 windows long."""
+def random_meetings(
+    badges: list[str], n: int, rng: random.Random, start: int, gateway: str = "gw1"
+) -> list[Meeting]:
+    """``n`` proximity meetings between random pairs, each 3-30 windows long, from ``gateway``."""
     meetings = []
     for k in range(n):
         a, b = rng.sample(badges, 2)
@@ -131,7 +133,7 @@ def random_meetings(badges: list[str], n: int, rng: random.Random, start: int) -
                 last_seen=first + windows * WINDOW,
                 contact_seconds=windows * WINDOW,
                 windows=windows,
-                gateway="gw1",
+                gateway=gateway,
                 zone=rng.choice(("hall", "stage", "lobby")),
                 rssi_median_dbm=-60,
             )
@@ -214,7 +216,7 @@ def fill(app: FastAPI, badges: list[str], total: int, rng: random.Random) -> Non
                     "zone": m.zone,
                     "rssi_median_dbm": -60,
                     "received_at": now,
-                    # the generation ingest would give it (server.services.ingest)
+                    # the generation ingest would give it (server.services.generations)
                     "ingest_gen": (stored + i) // GENERATION_ROWS,
                 }
                 for i, m in enumerate(random_meetings(badges, chunk, rng, start + stored * 7))

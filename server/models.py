@@ -213,7 +213,7 @@ class Meeting(Base):
     rssi_median_dbm: Mapped[int | None] = mapped_column(Integer, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ingest_gen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    """Ingest generation (``server.services.ingest``): keys the per-badge indexes so that a
+    """Ingest generation (``server.services.generations``): keys the per-badge indexes so that a
     batch's index entries land on a few pages; lookups go generation by generation."""
 
 

@@ -14,9 +14,11 @@ design's deterministic id); the check is what lets the meetings table be keyed
 
 How a batch is stored (the fast path; docs/performance.md has the figures):
 
-1. the batch's badges are looked up (only those this process has not seen registered
-   for the event before: ``_BadgeCache``), then the batch is checked in Python, all at
-   once (``meeting_checks.all_valid``), meeting by meeting only if something is refused;
+1. the batch is checked in Python, all at once (``meeting_checks.all_valid``), against
+   the badges this process already knows registered for the event
+   (``server.services.badge_cache``, no query); if that fails, again with the batch's
+   badges looked up (only those not known yet); meeting by meeting only if something is
+   refused;
 2. the new rows go in with one DBAPI ``executemany`` of
    ``INSERT ... ON CONFLICT (event_id, first_seen, id) DO NOTHING`` (no ORM, no per-row
    SQLAlchemy type processing; ``received_at`` is converted once per batch).
@@ -29,31 +31,25 @@ How a batch is stored (the fast path; docs/performance.md has the figures):
    (different content). A batch of new meetings does no read of the meetings table
    besides the ingest generation below.
 
-Each row carries its *ingest generation* (``Meeting.ingest_gen``): meetings are
-numbered in generations of about ``GENERATION_ROWS`` per event, and the per-badge
-indexes are keyed ``(event, generation, badge)``, so a batch adds its index entries
-to the few pages of the current generation instead of to ~500 random pages of an
-index over the whole event (``server.services.linking.meetings_of`` looks up one
-attendee's meetings generation by generation). Which generation a batch goes into is
-counted once per ``GENERATION_ROWS`` meetings, not per batch (``_GenerationCache``).
+Each row carries its *ingest generation* (``Meeting.ingest_gen``,
+``server.services.generations``), so a batch adds its per-badge index entries to the
+few pages of the current generation.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import weakref
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from protocol.api import IngestRejection, IngestResult, Meeting, MeetingBatch
 from protocol.ids import ordered_pair
-from server.models import Badge
 from server.models import Meeting as MeetingRow
+from server.services import badge_cache, generations
 from server.services.batches import Sender, store_batch
 from server.services.meeting_checks import all_valid, rejection_for
 from server.services.meeting_ids import IdCheck
@@ -61,12 +57,7 @@ from server.services.meeting_ids import IdCheck
 logger = logging.getLogger(__name__)
 
 Content = tuple[str, str, str, str, int, int, int, int]
-GENERATION_ROWS = 8192
-"""Meetings per ingest generation (per event): small enough that one generation's part of
-a per-badge index is under ~100 pages, large enough that an event of 1,000,000 meetings
-has only ~120 generations for an attendee's lookup to visit (two seeks each)."""
 _CHUNK = 500
-_BADGE_CHUNK = 2000
 _MEETINGS = MeetingRow.metadata.tables[MeetingRow.__tablename__]
 _COLUMNS = (
     "id",
@@ -112,31 +103,6 @@ def _mark(session: Session) -> str:
     return "?" if session.connection().dialect.paramstyle == "qmark" else "%s"
 
 
-def _registered_badges(session: Session, event_id: str, wanted: list[str]) -> set[str]:
-    """Return which of ``wanted`` are badges registered for the event.
-
-    Plain SQL through the DBAPI cursor, ``_BADGE_CHUNK`` ids a query: building a
-    500-value ``IN`` with SQLAlchemy, and its result rows, cost more than running it.
-    Looked up by primary key and filtered by event here, so the cost follows the batch,
-    not the event's number of badges.
-    """
-    mark = _mark(session)
-    cursor = session.connection().connection.cursor()
-    known: set[str] = set()
-    try:
-        for start in range(0, len(wanted), _BADGE_CHUNK):
-            chunk = wanted[start : start + _BADGE_CHUNK]
-            cursor.execute(
-                f"SELECT id, event_id FROM {Badge.__tablename__} "
-                f"WHERE id IN ({', '.join(mark for _ in chunk)})",
-                chunk,
-            )
-            known.update(badge for badge, event in cursor.fetchall() if event == event_id)
-    finally:
-        cursor.close()
-    return known
-
-
 def _stored_contents(session: Session, event_id: str, keys: dict[str, int]) -> dict[str, Content]:
     """Return the stored content of the meetings ``keys`` (id -> first_seen) names.
 
@@ -167,110 +133,6 @@ def _stored_contents(session: Session, event_id: str, keys: dict[str, int]) -> d
             a, b = ordered_pair(row[3], row[4])
             stored[row[0]] = (row[1], row[2], a, b, row[5], row[6], row[7], row[8])
     return stored
-
-
-def _generation_fill(session: Session, event_id: str) -> tuple[int, int]:
-    """Return the event's newest ingest generation and how many meetings it holds (capped)."""
-    t = MeetingRow
-    newest = session.scalar(select(func.max(t.ingest_gen)).where(t.event_id == event_id))
-    if newest is None:
-        return 0, 0
-    # ingest_gen, not id: the count then reads only the (event_id, ingest_gen, badge) index
-    in_newest = (
-        select(t.ingest_gen)
-        .where(t.event_id == event_id, t.ingest_gen == newest)
-        .limit(GENERATION_ROWS)
-    )
-    filled = session.scalar(select(func.count()).select_from(in_newest.subquery())) or 0
-    return int(newest), int(filled)
-
-
-def current_generation(session: Session, event_id: str) -> int:
-    """Return the ingest generation new meetings of the event go into.
-
-    The newest generation, or the next one once it holds ``GENERATION_ROWS`` meetings.
-    An index seek and a count of at most ``GENERATION_ROWS`` entries of the same index.
-    """
-    newest, filled = _generation_fill(session, event_id)
-    return newest + (1 if filled >= GENERATION_ROWS else 0)
-
-
-class _GenerationCache:
-    """Per engine and event: the generation this process fills, and how many it added.
-
-    Saves ``current_generation``'s count (~1.5 ms of a 500-meeting batch) on all but one
-    batch in ``GENERATION_ROWS``. The generation is only a locality hint for the per-badge
-    indexes: lookups visit every generation from 0 to the newest, so a stale entry
-    (another process or engine ingesting, meetings erased, a rolled-back batch) changes
-    where rows go, never what is found. With several processes a generation can hold up
-    to ``GENERATION_ROWS`` meetings from each.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_engine: weakref.WeakKeyDictionary[object, dict[str, list[int]]] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def generation(self, session: Session, event_id: str) -> int:
-        """Return the generation the event's next batch goes into."""
-        engine = session.get_bind()
-        with self._lock:
-            state = self._by_engine.get(engine, {}).get(event_id)
-            if state is not None and state[1] < GENERATION_ROWS:
-                return state[0]
-        newest, filled = _generation_fill(session, event_id)
-        if filled >= GENERATION_ROWS:
-            newest, filled = newest + 1, 0
-        with self._lock:
-            self._by_engine.setdefault(engine, {})[event_id] = [newest, filled]
-        return newest
-
-    def added(self, session: Session, event_id: str, generation: int, rows: int) -> None:
-        """Count ``rows`` committed meetings into the event's ``generation``."""
-        engine = session.get_bind()
-        with self._lock:
-            state = self._by_engine.get(engine, {}).get(event_id)
-            if state is not None and state[0] == generation:
-                state[1] += rows
-
-
-_generations = _GenerationCache()
-
-
-class _BadgeCache:
-    """Per engine and event: the badge ids known to be registered for the event.
-
-    Badges are never deleted and never change event (a lost badge is revoked, an erased
-    attendee's badges too, and a revoked badge still names its meetings), so a badge once
-    found stays known; only the batch's badges not seen before are looked up. Saves the
-    badge query (~2 ms of a 500-meeting batch) once an event's badges have been seen.
-    If badges could ever be deleted, this cache would have to go: a deleted badge would
-    then fail the foreign key at insert (the batch answered 503), not be stored.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_engine: weakref.WeakKeyDictionary[object, dict[str, set[str]]] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def known(self, session: Session, event_id: str, meetings: list[Meeting]) -> set[str]:
-        """Return which of the batch's badges are registered for the event."""
-        engine = session.get_bind()
-        wanted = {m.badge_a for m in meetings} | {m.badge_b for m in meetings}
-        with self._lock:
-            cached = self._by_engine.setdefault(engine, {}).setdefault(event_id, set())
-            hits = wanted & cached
-        if len(hits) == len(wanted):
-            return hits
-        found = _registered_badges(session, event_id, sorted(wanted - hits))
-        with self._lock:
-            cached.update(found)
-        return hits | found
-
-
-_badges = _BadgeCache()
 
 
 def _insert_sql(mark: str) -> str:
@@ -329,14 +191,23 @@ def _classify(
 
 
 def _judge(
-    meetings: list[Meeting], event_id: str, known: set[str], gateway_id: str
+    session: Session, meetings: list[Meeting], event_id: str, gateway_id: str
 ) -> tuple[list[tuple[int, Meeting]] | None, list[tuple[int, IngestRejection]]]:
     """Return the batch's valid meetings (None: all of them) and its rejections, with positions.
 
-    None spares the common case a list of 500 ``(position, meeting)`` pairs.
+    First against the badges already known for the event (no query, no set of the batch's
+    badges: the common case), then with the batch's badges looked up, then meeting by
+    meeting. ``all_valid`` and ``rejection_for`` agree, and every cached badge is
+    registered, so the answer is the one the looked-up badges give. None spares the
+    common case a list of 500 ``(position, meeting)`` pairs.
     """
     ids = IdCheck(event_id)
-    if all_valid(meetings, event_id, gateway_id, known, ids):
+    cached = badge_cache.cache.cached(session, event_id)
+    if all_valid(meetings, event_id, gateway_id, cached, ids):
+        return None, []
+    known = badge_cache.cache.known(session, event_id, meetings)
+    # with no badge newly found, the answer cannot change: straight to meeting by meeting
+    if not known <= cached and all_valid(meetings, event_id, gateway_id, known, ids):
         return None, []
     valid: list[tuple[int, Meeting]] = []
     rejected: list[tuple[int, IngestRejection]] = []
@@ -365,11 +236,10 @@ def _ingest_once(
 ) -> IngestResult:
     event_id = gateway.event_id
     gateway_id = gateway.id
-    known = _badges.known(session, event_id, meetings)
     received_at = _received_at(session, now)
-    gen = _generations.generation(session, event_id)
+    gen = generations.cache.generation(session, event_id)
     fallback_zone = gateway.zone
-    valid, rejected = _judge(meetings, event_id, known, gateway_id)
+    valid, rejected = _judge(session, meetings, event_id, gateway_id)
     kept = meetings if valid is None else [meeting for _, meeting in valid]
     # the first meeting of each id is inserted; a repeat of it is a duplicate or a conflict
     firsts = {meeting.id: meeting.first_seen for meeting in reversed(kept)}
@@ -408,7 +278,7 @@ def _ingest_once(
         duplicates, conflicts = _classify(pairs, _stored_contents(session, event_id, firsts))
         duplicates -= inserted
     session.commit()
-    _generations.added(session, gateway.event_id, gen, inserted)
+    generations.cache.added(session, gateway.event_id, gen, inserted)
     rejected.extend(conflicts)
     rejected.sort(key=lambda item: item[0])
     return IngestResult(accepted=inserted, duplicates=duplicates, rejected=[r for _, r in rejected])

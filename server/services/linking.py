@@ -131,7 +131,7 @@ def generations_of(event_id: str) -> Select[Any]:
     """Return a SELECT of the event's ingest generations, 0 to the newest (a recursive CTE).
 
     Per-badge lookups seek ``(event_id, ingest_gen, badge)`` once per generation
-    (``server.services.ingest`` explains the generations).
+    (``server.services.generations`` explains the generations).
     """
     newest = (
         select(func.max(Meeting.ingest_gen)).where(Meeting.event_id == event_id).scalar_subquery()

@@ -10,6 +10,7 @@ common case: a gateway's batch has nothing to refuse), with the same conditions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 
 from protocol.api import Meeting
 from server.models import NAME_LEN
@@ -27,7 +28,7 @@ INVALID_ID: Reason = (
 
 
 def rejection_for(
-    meeting: Meeting, event_id: str, gateway_id: str, known: set[str], ids: IdCheck
+    meeting: Meeting, event_id: str, gateway_id: str, known: AbstractSet[str], ids: IdCheck
 ) -> Reason | None:
     """Return why the gateway ``gateway_id`` of ``event_id`` may not store the meeting, or None.
 
@@ -67,7 +68,11 @@ def rejection_for(
 
 
 def all_valid(
-    meetings: Sequence[Meeting], event_id: str, gateway_id: str, known: set[str], ids: IdCheck
+    meetings: Sequence[Meeting],
+    event_id: str,
+    gateway_id: str,
+    known: AbstractSet[str],
+    ids: IdCheck,
 ) -> bool:
     """Return whether ``rejection_for`` is None for every meeting of the batch.
 

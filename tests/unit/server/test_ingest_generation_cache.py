@@ -1,4 +1,4 @@
-"""The per-process cache of the ingest generation (``server.services.ingest``), on both databases.
+"""The per-process generation cache (``server.services.generations``), on both databases.
 
 The cache saves counting the newest generation on every batch. It must give the same
 generations as counting when one process ingests, and when two engines ingest into
@@ -19,7 +19,7 @@ from server.config import ServerSettings
 from server.db import Database, make_engine
 from server.models import Event, Gateway
 from server.models import Meeting as MeetingRow
-from server.services import ingest
+from server.services import generations, ingest
 from server.services.linking import connections_of
 from tests.unit.server.conftest import T0, Scenario, build_scenario, proximity
 
@@ -41,7 +41,7 @@ def test_one_process_fills_generations_in_order(
     scenario: Scenario, settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = scenario
-    monkeypatch.setattr(ingest, "GENERATION_ROWS", 3)
+    monkeypatch.setattr(generations, "GENERATION_ROWS", 3)
     for i in range(7):
         meeting = proximity(
             s.event, s.badges["Ada"], s.badges["Bob"], T0 + 1000 * i, 5, gateway=s.gateway
@@ -51,7 +51,7 @@ def test_one_process_fills_generations_in_order(
     try:
         assert _generations(database, s.event) == [0, 0, 0, 1, 1, 1, 2]
         with database.session() as session:
-            assert ingest.current_generation(session, s.event) == 2
+            assert generations.current_generation(session, s.event) == 2
     finally:
         database.dispose()
 
@@ -60,7 +60,7 @@ def test_two_engines_share_generations_without_gaps(
     scenario: Scenario, settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = scenario
-    monkeypatch.setattr(ingest, "GENERATION_ROWS", 3)
+    monkeypatch.setattr(generations, "GENERATION_ROWS", 3)
     other = Database(make_engine(settings.database_url))
     pairs = [("Ada", "Bob"), ("Ada", "Cy"), ("Bob", "Di"), ("Ada", "Di")]
     expected: Counter[str] = Counter()

@@ -26,7 +26,7 @@ from server.config import ServerSettings
 from server.db import Database, make_engine, migrate
 from server.models import Event
 from server.models import Meeting as MeetingRow
-from server.services import ingest
+from server.services import generations
 from server.services.events import detection_settings_of
 from server.services.ingest import Content, content_of
 from server.services.linking import connections_of, is_linked
@@ -212,7 +212,7 @@ def test_connections_span_every_generation(
     pairs: list[tuple[str, str, int, bool, str]],
 ) -> None:
     s = scenario
-    monkeypatch.setattr(ingest, "GENERATION_ROWS", 3)
+    monkeypatch.setattr(generations, "GENERATION_ROWS", 3)
     if "Ada-new" not in s.badges:  # once per scenario: Ada's replacement badge
         s.badges["Ada-new"] = _replace_badge(s, "Ada")
     badges = s.badges
@@ -288,4 +288,4 @@ def test_meetings_stored_before_generations_are_generation_zero(engine_at_0003: 
         assert event is not None
         (connection,) = connections_of(session, event, 1)
         assert (connection.other.name, connection.total_contact_seconds) == ("Bob", 600)
-        assert ingest.current_generation(session, "e") == 0
+        assert generations.current_generation(session, "e") == 0
