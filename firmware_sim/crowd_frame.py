@@ -29,34 +29,41 @@ class CrowdFrame(CrowdMovement):
         conversations: list[tuple[int, ...]] = []
         walker = self.walker
         on_the_way = set() if walker is None else walker.on_the_way()
+        uniform = self.rng.uniform
+        # Everyone in a group, in group order: person, x, y, heading, room (one assignment).
+        who: list[int] = []
+        xs: list[float] = []
+        ys: list[float] = []
+        faces: list[float] = []
+        where: list[int] = []
         for gid in sorted(self.groups):
             group = self.groups[gid]
             centre = self.venue.rooms[group.room].spots[group.spot]
-            if len(group.members) == 1 and not group.table:
-                person = group.members[0]
-                positions[person] = centre
-                headings[person] = self.rng.uniform(-math.pi, math.pi)
-                rooms[person] = group.room
-                continue
+            cx, cy = centre.tolist()
             m = len(group.members)
+            if m == 1 and not group.table:
+                who.append(group.members[0])
+                xs.append(cx)
+                ys.append(cy)
+                faces.append(uniform(-math.pi, math.pi))
+                where.append(group.room)
+                continue
             for k, person in enumerate(group.members):
                 theta = group.phase + 2 * math.pi * k / m
-                positions[person] = (
-                    centre[0] + group.radius * math.cos(theta),
-                    centre[1] + group.radius * math.sin(theta),
-                )
-                headings[person] = theta + math.pi + self.rng.uniform(-jitter, jitter)
-                rooms[person] = group.room
+                who.append(person)
+                xs.append(cx + group.radius * math.cos(theta))
+                ys.append(cy + group.radius * math.sin(theta))
+                faces.append(theta + math.pi + uniform(-jitter, jitter))
+                where.append(group.room)
             talking = [p for p in group.members if p not in on_the_way]
             if m > 1 and len(talking) > 1:  # (those still on their way are not talking yet)
                 conversations.append(tuple(sorted(talking)))
-        for person in range(n):
-            if self.place[person] == Place.SEATED:
-                hall, seat = self.seat[person]
-                room = self.venue.rooms[hall]
-                positions[person] = room.seats[seat]
-                headings[person] = room.stage_heading + self.rng.uniform(-seat_jitter, seat_jitter)
-                rooms[person] = hall
+        if who:
+            positions[who, 0] = xs
+            positions[who, 1] = ys
+            headings[who] = faces
+            rooms[who] = where
+        self._place_audience(positions, headings, rooms, seat_jitter)
         self._place_queues(positions, headings, rooms)
         self._place_walkers(positions, headings, rooms)
         if walker is not None:
@@ -65,6 +72,29 @@ class CrowdFrame(CrowdMovement):
                 if shown is not None:
                     positions[person], headings[person], rooms[person] = shown
         return Frame(positions, headings, rooms, tuple(conversations))
+
+    def _place_audience(
+        self, positions: Points, headings: Floats, rooms: Ints, seat_jitter: float
+    ) -> None:
+        """Everyone seated on their seat, facing the stage within ``seat_jitter`` (radians).
+
+        The jitters are drawn in person order, one per seated person, as a loop over the
+        people would; the arrays are filled hall by hall.
+        """
+        seated = [p for p, place in enumerate(self.place) if place == Place.SEATED]
+        if not seated:
+            return
+        uniform = self.rng.uniform
+        jitters = np.array([uniform(-seat_jitter, seat_jitter) for _ in seated])
+        people = np.array(seated, dtype=np.int64)
+        halls = np.array([self.seat[p][0] for p in seated], dtype=np.int64)
+        seats = np.array([self.seat[p][1] for p in seated], dtype=np.int64)
+        for hall in np.unique(halls).tolist():
+            here = halls == hall
+            room = self.venue.rooms[hall]
+            positions[people[here]] = room.seats[seats[here]]
+            headings[people[here]] = room.stage_heading + jitters[here]
+            rooms[people[here]] = hall
 
     def _place_queues(self, positions: Points, headings: Floats, rooms: Ints) -> None:
         """One behind the other on the room's queue line, facing its head (west)."""

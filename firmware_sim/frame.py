@@ -121,21 +121,82 @@ def neighbour_pairs(frame: Frame, radius: float) -> tuple[Ints, Ints]:
     return np.minimum(i, j), np.maximum(i, j)
 
 
+def neighbour_pairs_of(
+    frame: Frame, radius: float, among: npt.NDArray[np.bool_]
+) -> tuple[Ints, Ints]:
+    """The pairs of ``neighbour_pairs`` that include at least one person of the mask ``among``.
+
+    The same pairs (the same test of the squared distance), in another order; the work
+    grows with the number of people in ``among`` and their neighbours, so it suits a
+    few people who moved among many who did not.
+    """
+    present = frame.present
+    idx = np.flatnonzero(present).astype(np.int64)
+    movers = np.flatnonzero(among & present).astype(np.int64)
+    if idx.size < 2 or movers.size == 0:
+        return _empty_pairs()
+    side = radius * (1 + 1e-9) / _CELLS_PER_RADIUS  # as in neighbour_pairs
+    cells = np.floor(frame.positions[idx] / side)
+    low_x, low_y = cells[:, 0].min(), cells[:, 1].min() - _CELLS_PER_RADIUS
+    width = int(cells[:, 1].max() - low_y) + _CELLS_PER_RADIUS + 1
+
+    def keys(points: Floats) -> Ints:
+        at = np.floor(points / side)
+        result: Ints = (at[:, 0] - low_x).astype(np.int64) * width + (at[:, 1] - low_y).astype(
+            np.int64
+        )
+        return result
+
+    key = keys(frame.positions[idx])
+    order = np.argsort(key, kind="stable")
+    people, key = idx[order], key[order]
+    cell_keys, first, size = np.unique(key, return_index=True, return_counts=True)
+    mover_keys = keys(frame.positions[movers])
+    firsts, seconds = [], []
+    # The whole 5 x 5 block around each mover's cell (a mover may be the second of a pair).
+    for dx in range(-_CELLS_PER_RADIUS, _CELLS_PER_RADIUS + 1):
+        for dy in range(-_CELLS_PER_RADIUS, _CELLS_PER_RADIUS + 1):
+            target = mover_keys + dx * width + dy
+            at = np.minimum(np.searchsorted(cell_keys, target), cell_keys.shape[0] - 1)
+            partners = np.where(cell_keys[at] == target, size[at], 0)
+            run, inside = _runs(partners)
+            firsts.append(movers[run])
+            seconds.append(people[first[at][run] + inside])
+    i, j = np.concatenate(firsts), np.concatenate(seconds)
+    x, y = frame.positions[:, 0], frame.positions[:, 1]
+    gap_x, gap_y = x[i] - x[j], y[i] - y[j]
+    # Two movers find each other twice: keep the pair once, from its smaller index.
+    keep = (gap_x * gap_x + gap_y * gap_y <= radius * radius) & (i != j) & (~among[j] | (i < j))
+    i, j = i[keep], j[keep]
+    return np.minimum(i, j), np.maximum(i, j)
+
+
+def unit_directions(frame: Frame, i: Ints, j: Ints) -> tuple[Floats, Floats, Floats]:
+    """(distance, x and y of the unit vector from i to j) of each pair (0, 0 when they coincide)."""
+    x, y = frame.positions[:, 0], frame.positions[:, 1]
+    gap_x, gap_y = x[j] - x[i], y[j] - y[i]
+    distance = np.hypot(gap_x, gap_y)
+    safe = np.where(distance > 1e-9, distance, 1.0)
+    return distance, gap_x / safe, gap_y / safe
+
+
+def cosines_along(frame: Frame, i: Ints, j: Ints, ux: Floats, uy: Floats) -> tuple[Floats, Floats]:
+    """(cosine of the angle at i, at j) of each pair, from its unit vector (``unit_directions``)."""
+    # Each person's heading vector once, not once per pair.
+    cos_h, sin_h = np.cos(frame.headings), np.sin(frame.headings)
+    cos_i = np.clip(cos_h[i] * ux + sin_h[i] * uy, -1.0, 1.0)
+    cos_j = np.clip(-(cos_h[j] * ux + sin_h[j] * uy), -1.0, 1.0)
+    return cos_i, cos_j
+
+
 def facing_cosines(frame: Frame, i: Ints, j: Ints) -> tuple[Floats, Floats, Floats]:
     """Return (cosine of the angle at i, cosine of the angle at j, distance) for each pair.
 
     The cosines of ``facing_angles``, clipped to -1..1, for callers that need the
     angle itself only for some pairs.
     """
-    x, y = frame.positions[:, 0], frame.positions[:, 1]
-    gap_x, gap_y = x[j] - x[i], y[j] - y[i]
-    distance = np.hypot(gap_x, gap_y)
-    safe = np.where(distance > 1e-9, distance, 1.0)
-    ux, uy = gap_x / safe, gap_y / safe
-    # Each person's heading vector once, not once per pair.
-    cos_h, sin_h = np.cos(frame.headings), np.sin(frame.headings)
-    cos_i = np.clip(cos_h[i] * ux + sin_h[i] * uy, -1.0, 1.0)
-    cos_j = np.clip(-(cos_h[j] * ux + sin_h[j] * uy), -1.0, 1.0)
+    distance, ux, uy = unit_directions(frame, i, j)
+    cos_i, cos_j = cosines_along(frame, i, j, ux, uy)
     return cos_i, cos_j, distance
 
 

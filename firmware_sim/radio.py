@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from firmware_sim.frame import Floats, Frame, Ints, face_to_face, facing_cosines, neighbour_pairs
+from firmware_sim.frame import Floats, Frame, Ints, cosines_along, face_to_face
+from firmware_sim.radio_geometry import PairGeometry
 from firmware_sim.sampler import (
     bound_candidates,
     normal_tail,
@@ -257,7 +258,9 @@ def sample_heard(
     count = positive_poisson(mu[is_heard], rng)
     # Draw the samples link after link, the links ordered by count, so the samples of all
     # links with k samples form one (links, k) block that sorts row by row in one call.
-    by_count = np.argsort(count, kind="stable")
+    # (Counts in 16 bits: numpy's stable sort of small integers is a radix sort, same order.)
+    small = count.astype(np.uint16) if count.shape[0] and count.max() < 1 << 16 else count
+    by_count = np.argsort(small, kind="stable")
     sorted_count = count[by_count]
     noise = truncated_normal(np.repeat(low[heard_at[by_count]], sorted_count), rng)
     values = np.rint(np.repeat(level[heard_at[by_count]], sorted_count) + sd * noise)
@@ -287,7 +290,9 @@ def sample_heard(
 class RealisticRadio:
     """Log-distance path loss with device offsets, multipath noise, body shielding and walls.
 
-    Build it with ``RealisticRadio.create`` so each badge gets its fixed offset.
+    Build it with ``RealisticRadio.create`` so each badge gets its fixed offset. It keeps
+    the previous frame's pairs (``radio_geometry.PairGeometry``): the same frames in the
+    same order give the same receptions.
 
     Attributes:
         offsets: per-badge receive offset in dB.
@@ -298,6 +303,10 @@ class RealisticRadio:
     offsets: Floats
     rng: np.random.Generator
     params: RadioParams = RadioParams()
+    _geometry: PairGeometry = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_geometry", PairGeometry(self.params))
 
     @classmethod
     def create(
@@ -311,13 +320,16 @@ class RealisticRadio:
     def receive(self, frame: Frame) -> Reception:
         """Sample every link within ``max_range_m`` and summarise what each receiver got."""
         p = self.params
-        a, b = neighbour_pairs(frame, p.max_range_m)
-        cos_a, cos_b, distance = facing_cosines(frame, a, b)
+        # The pairs within range with their distance, path loss and wall, kept from the
+        # previous window for the people who did not move (``PairGeometry``).
+        pairs = self._geometry.update(frame)
+        a, b = pairs.a, pairs.b
+        cos_a, cos_b = cosines_along(frame, a, b, pairs.ux, pairs.uy)
         # The mean level is symmetric in the two bodies: compute it once per pair, then
         # add each direction's receiver offset (sender -> receiver: a -> b, then b -> a).
-        wall = frame.rooms[a] != frame.rooms[b]
+        # The operations of ``_mean_level``, in its order.
         loss_a, loss_b = body_loss_of_cosine(cos_a, p), body_loss_of_cosine(cos_b, p)
-        pair_level = _mean_level(distance, loss_a, loss_b, wall, p)
+        pair_level = pairs.path - loss_a - loss_b - pairs.wall
         # Links a -> b, then b -> a; only the heard ones' ends are looked up.
         level = np.concatenate([pair_level + self.offsets[b], pair_level + self.offsets[a]])
         heard_at, median, maximum, count = sample_heard(level, p, self.rng)

@@ -184,9 +184,11 @@ def bound_candidates(low: Floats, chance: Floats, mean: float) -> Ints:
     """
     table = _threshold_table(mean)
     scaled = low * (1.0 / _STEP)  # exact: a power of 2
-    np.clip(scaled, -1.0, float(table.shape[0] - 2), out=scaled)
-    np.floor(scaled, out=scaled)
-    kept = np.flatnonzero(chance < table[scaled.astype(np.intp) + 1])
+    # Bin floor(scaled) + 1, read as table[1:][floor(scaled)]. Every z < 0 takes bin 1
+    # instead of bin 0, whose value is the same (the bound is 1 up to z = 0), so the
+    # values can be clipped at 0, where truncating is flooring.
+    np.clip(scaled, 0.0, float(table.shape[0] - 2), out=scaled)
+    kept = np.flatnonzero(chance < table[1:][scaled.astype(np.intp)])
     exact = chance[kept] < -np.expm1(-mean * tail_bound(low[kept]))
     result: Ints = kept[exact]
     return result

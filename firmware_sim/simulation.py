@@ -200,6 +200,12 @@ def simulate(
     params = crowd_params or CrowdParams(
         window_seconds=timeline.window_seconds, walking=settings.walking
     )
+    venue = build_venue(len(ordered), params.seated_share)
+    crowd = Crowd.create(
+        venue, Agenda.for_windows(timeline.agenda_windows), len(ordered), crowd_rng, params
+    )
+    # First, so that a world worker starts up while this process builds the badges.
+    world = world_windows(crowd, radio, timeline.windows, is_worker=world_process)
     badges = [
         Badge.from_bundle(
             b,
@@ -210,10 +216,6 @@ def simulate(
         for b in ordered
     ]
     ids = [b.badge for b in badges]
-    venue = build_venue(len(badges), params.seated_share)
-    crowd = Crowd.create(
-        venue, Agenda.for_windows(timeline.agenda_windows), len(badges), crowd_rng, params
-    )
     tapped: set[tuple[int, int]] = set()
     was_present = np.zeros(len(badges), dtype=bool)
     outage_rng = random.Random(f"outages/{settings.seed}")
@@ -221,7 +223,6 @@ def simulate(
     links = [Link(settings.outage_rate, settings.outage_mean_windows) for _ in badges]
     status_every = max(1, STATUS_INTERVAL_S // timeline.window_seconds)
     encoder = HeardEncoder()
-    world = world_windows(crowd, radio, timeline.windows, is_worker=world_process)
     clocks = BadgeClocks(
         len(badges),
         clock_params(settings),
@@ -242,12 +243,16 @@ def simulate(
         timeline.tail_windows,
         type(radio).__name__,
     )
-    sealer = make_sealer(
-        [bytes.fromhex(b.signing_seed) for b in ordered],
-        signer_process=signer_process,
-        world_process=world_process,
-        keys=[secret_key_of(b.signer) for b in badges],  # the badges derived them already
-    )
+    try:
+        sealer = make_sealer(
+            [bytes.fromhex(b.signing_seed) for b in ordered],
+            signer_process=signer_process,
+            world_process=world_process,
+            keys=[secret_key_of(b.signer) for b in badges],  # the badges derived them already
+        )
+    except BaseException:
+        world.close()
+        raise
     held: SignedWindow | None = None  # a window signed while the next one is drafted
     try:
         for index in range(timeline.windows):
@@ -360,3 +365,4 @@ def simulate(
             yield held.output(held.batch.result())
     finally:
         sealer.close()
+        world.close()

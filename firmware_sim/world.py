@@ -12,11 +12,13 @@ script that asks for it must keep its top level behind ``if __name__ == "__main_
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import queue
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from multiprocessing.process import BaseProcess
+from typing import Protocol
 
 import numpy as np
 
@@ -33,17 +35,34 @@ POLL_S = 1.0
 _Packed = tuple[Frame, tuple[np.ndarray, ...]]
 
 
-def step_world(crowd: Crowd, radio: Radio, windows: int) -> Iterator[tuple[Frame, Reception]]:
+def step_world(
+    crowd: Crowd, radio: Radio, windows: int
+) -> Generator[tuple[Frame, Reception], None, None]:
     """Step ``crowd`` and ``radio`` through ``windows`` windows, in this process."""
     for index in range(windows):
         frame = crowd.step(index)
         yield frame, radio.receive(frame)
 
 
+class WorldWindows(Protocol):
+    """The windows of ``world_windows``: an iterator that can be stopped early."""
+
+    def __iter__(self) -> Iterator[tuple[Frame, Reception]]: ...
+
+    def __next__(self) -> tuple[Frame, Reception]: ...
+
+    def close(self) -> None:
+        """Stop computing windows (end the worker, if any)."""
+        ...
+
+
 def world_windows(
     crowd: Crowd, radio: Radio, windows: int, *, is_worker: bool = False
-) -> Iterator[tuple[Frame, Reception]]:
+) -> WorldWindows:
     """The frame and reception of every window, computed here or in a worker process.
+
+    A worker starts at once (not at the first window) and is handed the crowd in the
+    background, so it starts up while this process prepares the badges.
 
     Args:
         crowd: the crowd, before its first step (the worker steps a copy).
@@ -52,30 +71,63 @@ def world_windows(
         is_worker: compute them in a worker process, at most ``AHEAD`` windows ahead.
 
     Raises:
-        RuntimeError: the worker failed or died (its error is in the message).
+        RuntimeError: (while iterating) the worker failed or died (its error is in the message).
     """
     if not is_worker:
-        yield from step_world(crowd, radio, windows)
-        return
-    context = multiprocessing.get_context("spawn")
-    results: multiprocessing.Queue[_Packed | str | None] = context.Queue(AHEAD)
-    process = context.Process(
-        target=_work, args=(crowd, radio, windows, results), name="world", daemon=True
-    )
-    process.start()
-    logger.info("world worker pid=%s started for %d windows", process.pid, windows)
-    try:
-        for _ in range(windows):
-            item = _take(results, process)
-            if item is None or isinstance(item, str):
-                raise RuntimeError(f"the world worker failed: {item}")
-            frame, arrays = item
-            yield frame, _unpack(arrays)
-    finally:
-        if process.is_alive():
-            process.terminate()
-        process.join()
-        results.close()
+        return step_world(crowd, radio, windows)
+    return _WorkerWindows(crowd, radio, windows)
+
+
+class _WorkerWindows:
+    """The windows a worker process computes, taken in order."""
+
+    def __init__(self, crowd: Crowd, radio: Radio, windows: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._results: multiprocessing.Queue[_Packed | str | None] = context.Queue(AHEAD)
+        # The crowd goes through a queue, not the arguments: a queue's thread pickles and
+        # sends it while this process goes on, where arguments would wait for the worker
+        # to start up and read them.
+        # (Kept until the end: the worker opens its locks by name when it starts.)
+        self._inbox: multiprocessing.Queue[tuple[Crowd, Radio, int]] = context.Queue(1)
+        self._process = context.Process(
+            target=_work, args=(self._inbox, self._results), name="world", daemon=True
+        )
+        self._inbox.cancel_join_thread()  # exiting never waits on a worker that died early
+        self._process.start()
+        self._closed = False
+        self._inbox.put((crowd, radio, windows))
+        self._left = windows
+        logger.info("world worker pid=%s started for %d windows", self._process.pid, windows)
+
+    def __iter__(self) -> Iterator[tuple[Frame, Reception]]:
+        return self
+
+    def __next__(self) -> tuple[Frame, Reception]:
+        if self._left <= 0 or self._closed:
+            self.close()
+            raise StopIteration
+        item = _take(self._results, self._process)
+        if item is None or isinstance(item, str):
+            self.close()
+            raise RuntimeError(f"the world worker failed: {item}")
+        self._left -= 1
+        frame, arrays = item
+        return frame, _unpack(arrays)
+
+    def close(self) -> None:
+        """End the worker (it may be blocked on a full queue) and reap it."""
+        if getattr(self, "_closed", True):  # closed, or never started
+            return
+        self._closed = True
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._results.close()
+        self._inbox.close()
+
+    def __del__(self) -> None:  # dropped without closing: still end the worker
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 def _take(
@@ -90,14 +142,21 @@ def _take(
 
 
 def _work(
-    crowd: Crowd, radio: Radio, windows: int, results: multiprocessing.Queue[_Packed | str | None]
+    inbox: multiprocessing.Queue[tuple[Crowd, Radio, int]],
+    results: multiprocessing.Queue[_Packed | str | None],
 ) -> None:
     try:
+        crowd, radio, windows = inbox.get()
         for frame, reception in step_world(crowd, radio, windows):
             if not _put(results, (frame, _pack(reception))):
-                return
+                break
+        else:
+            return
     except Exception as exc:  # the parent re-raises it as RuntimeError
-        _put(results, f"{type(exc).__name__}: {exc}")
+        if _put(results, f"{type(exc).__name__}: {exc}"):
+            return
+    # The parent died: exit without waiting to flush windows nobody will read.
+    results.cancel_join_thread()
 
 
 def _put(results: multiprocessing.Queue[_Packed | str | None], item: _Packed | str) -> bool:
@@ -113,9 +172,10 @@ def _put(results: multiprocessing.Queue[_Packed | str | None], item: _Packed | s
 
 
 def _pack(reception: Reception) -> tuple[np.ndarray, ...]:
-    """Narrow integers for the pipe: badge indices fit 32 bits, dBm and counts 32 too."""
+    """Narrow integers for the pipe: each field in the smallest type that holds its values
+    (10,000 badges: indices in 16 bits, dBm and counts in 8; a third of 32-bit fields)."""
     return tuple(
-        field.astype(np.int32)
+        _narrow(field)
         for field in (
             reception.receiver,
             reception.sender,
@@ -124,6 +184,14 @@ def _pack(reception: Reception) -> tuple[np.ndarray, ...]:
             reception.count,
         )
     )
+
+
+def _narrow(field: np.ndarray) -> np.ndarray:
+    low, high = (int(field.min()), int(field.max())) if field.shape[0] else (0, 0)
+    for kind in (np.int8, np.int16, np.int32):
+        if np.iinfo(kind).min <= low and high <= np.iinfo(kind).max:
+            return field.astype(kind)
+    return field
 
 
 def _unpack(arrays: tuple[np.ndarray, ...]) -> Reception:

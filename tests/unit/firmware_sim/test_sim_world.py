@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 from pathlib import Path
 
@@ -64,4 +65,16 @@ class _BrokenRadio:
 def test_a_failing_worker_raises_here() -> None:
     windows = world_windows(_crowd(10), _BrokenRadio(), 3, is_worker=True)
     with pytest.raises(RuntimeError, match="antenna fell off"):
+        next(windows)
+
+
+def test_closing_before_the_first_window_ends_the_worker() -> None:
+    # The worker starts at once (the crowd follows through a queue): closing ends it.
+    windows = world_windows(
+        _crowd(40), RealisticRadio.create(40, np.random.default_rng(1)), 8, is_worker=True
+    )
+    assert any(p.name == "world" for p in multiprocessing.active_children())
+    windows.close()
+    assert not any(p.name == "world" for p in multiprocessing.active_children())
+    with pytest.raises(StopIteration):
         next(windows)
