@@ -34,17 +34,14 @@ import server.services.generations as generations
 import server.services.ingest as ingest
 from bench.server_bench import (
     T0,
-    TOKEN,
-    add_discard_route,
+    bench_app,
     existing_event,
     random_meetings,
     setup_event,
 )
 from protocol.api import MeetingBatch
 from protocol.encoding import encode_json
-from server.config import ServerSettings
 from server.db import Database
-from server.main import create_app
 
 WARMUP = 5
 STEPS = (
@@ -172,11 +169,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        settings = ServerSettings(
-            database_url=url, organizer_token=TOKEN, log_level="WARNING", retention_interval_s=0
-        )
-        app = create_app(settings)
-        add_discard_route(app)
+        app = bench_app(url)
         with TestClient(app) as client:
             _, badges, token = existing_event(client) or setup_event(client, args.attendees)
             profile(client, token, badges, args)

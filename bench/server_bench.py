@@ -62,6 +62,19 @@ def add_discard_route(app: FastAPI) -> None:
         return Response(encode_json(result), media_type="application/json")
 
 
+def bench_app(database_url: str) -> FastAPI:
+    """The server app on ``database_url`` with the bench's organizer token and the discard route."""
+    settings = ServerSettings(
+        database_url=database_url,
+        organizer_token=TOKEN,
+        log_level="WARNING",
+        retention_interval_s=0,
+    )
+    app = create_app(settings)
+    add_discard_route(app)
+    return app
+
+
 def existing_event(client: TestClient) -> tuple[list[int], list[str], str] | None:
     """Return ids, badges and a fresh gateway token of a bench event already stored."""
     if client.get(f"/api/v1/events/{EVENT}", headers=ORG).status_code != 200:
@@ -281,14 +294,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        settings = ServerSettings(
-            database_url=url,
-            organizer_token=TOKEN,
-            log_level="WARNING",
-            retention_interval_s=0,
-        )
-        app = create_app(settings)
-        add_discard_route(app)
+        app = bench_app(url)
         results: dict[str, Any] = {
             "database": url.split(":")[0],
             "args": vars(args) | {"json": None},
